@@ -1,0 +1,69 @@
+"""The shared domain model: pure data and validation, no I/O.
+
+Every part of rectune speaks in these types: parameter and metric specifications, full
+configurations and deltas, candidates and their lifecycle, experiment specs and results.
+"""
+
+from __future__ import annotations
+
+from rectune.domain.candidates import Candidate, StatusChange, utcnow
+from rectune.domain.configs import Config, apply_delta, config_diff, config_key
+from rectune.domain.errors import ConfigError, LifecycleError, RecTuneError, SpecError
+from rectune.domain.experiments import (
+    SCHEMA_VERSION,
+    ArmResult,
+    ArmSpec,
+    ExperimentResult,
+    ExperimentSpec,
+    ExperimentState,
+    MetricResult,
+)
+from rectune.domain.lifecycle import CandidateStatus, check_transition
+from rectune.domain.metrics import Direction, MetricRole, MetricSpec
+from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, RuleStatus
+from rectune.domain.parameters import (
+    CategoricalParameter,
+    ConfigValue,
+    FloatParameter,
+    IntParameter,
+    ParameterSpec,
+    Scale,
+    SearchSpace,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ArmResult",
+    "ArmSpec",
+    "Candidate",
+    "CandidateStatus",
+    "CategoricalParameter",
+    "Config",
+    "ConfigError",
+    "ConfigValue",
+    "Direction",
+    "ExperimentResult",
+    "ExperimentSpec",
+    "ExperimentState",
+    "FloatParameter",
+    "IntParameter",
+    "LearnedRule",
+    "LifecycleError",
+    "MetricResult",
+    "MetricRole",
+    "MetricSpec",
+    "ParameterSpec",
+    "RecTuneError",
+    "RuleConstraint",
+    "RuleEvidence",
+    "RuleStatus",
+    "Scale",
+    "SearchSpace",
+    "SpecError",
+    "StatusChange",
+    "apply_delta",
+    "check_transition",
+    "config_diff",
+    "config_key",
+    "utcnow",
+]

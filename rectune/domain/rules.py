@@ -1,0 +1,90 @@
+"""Learned rules: findings that survived the evidence gate and now guide proposals.
+
+A rule is prose for people and prompts, plus an optional machine-readable constraint that
+proposers and the critic enforce in code.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rectune.domain.candidates import utcnow
+from rectune.domain.errors import ConfigError
+from rectune.domain.parameters import ConfigValue
+
+__all__ = ["LearnedRule", "RuleConstraint", "RuleEvidence", "RuleStatus"]
+
+_OPS: dict[str, Callable[[object, object], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class RuleConstraint(BaseModel):
+    """`parameter op value`, e.g. ``div_mmr_lambda <= 0.6``; candidates must satisfy it.
+
+    Example:
+        >>> RuleConstraint(parameter="a", op="<=", value=0.5).satisfied({"a": 0.7})
+        False
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    parameter: str
+    op: Literal["<=", ">=", "<", ">", "==", "!="]
+    value: ConfigValue
+
+    def satisfied(self, config: Mapping[str, ConfigValue]) -> bool:
+        """Whether `config` obeys the constraint."""
+        if self.parameter not in config:
+            raise ConfigError(self.parameter, None, "a parameter present in the configuration")
+        return bool(_OPS[self.op](config[self.parameter], self.value))
+
+    def __str__(self) -> str:
+        return f"{self.parameter} {self.op} {self.value}"
+
+
+class RuleEvidence(BaseModel):
+    """The measured effect that supports a rule."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: str
+    effect: float = Field(description="estimated effect (relative lift or standardized slope)")
+    ci_low: float
+    ci_high: float
+    n_experiments: int = Field(default=1, ge=1)
+
+
+class RuleStatus(StrEnum):
+    """Whether a rule is in force."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class LearnedRule(BaseModel):
+    """A rule the skill agent added to a skill's domain knowledge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    parameters: list[str] = Field(default_factory=list)
+    constraint: RuleConstraint | None = None
+    experiment_ids: list[str] = Field(min_length=1, description="experiments that support it")
+    evidence: list[RuleEvidence] = Field(default_factory=list)
+    added_at: datetime = Field(default_factory=utcnow)
+    status: RuleStatus = RuleStatus.ACTIVE
+    retired_reason: str | None = None
+    source_task: str | None = None
