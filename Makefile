@@ -31,8 +31,11 @@ unit: install
 test: lint typecheck
 	$(VENV)/bin/pytest -q -n 2
 
+# langgraph dev refuses a checkpointer, so it serves rectune/graph/studio.py; port 2024 may be
+# taken on shared machines, so a free one is picked.
 studio: install
-	$(PY) -m rectune.studio
+	$(VENV)/bin/langgraph dev --no-browser --host 127.0.0.1 \
+		--port $$($(PY) -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 bench: install
 	$(PY) benchmarks/tuning.py --quick

@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 
 from rectune.domain.errors import SpecError
 
-__all__ = ["DEFAULT_GEMINI_MODEL", "Context", "ROLES"]
+__all__ = ["DEFAULT_GEMINI_MODEL", "ROLES", "Context"]
 
 DEFAULT_GEMINI_MODEL = "google_genai:gemini-2.5-pro"
 """Model used by every role when GOOGLE_API_KEY is set and no model is named."""
@@ -21,6 +21,9 @@ ROLES = ("actor", "critic", "insight", "skill")
 """The agent roles that may each use their own model."""
 
 ApprovalMode = Literal["interrupt", "auto"]
+
+OFFLINE = ("offline", "none", "")
+"""Model spellings that force the offline engine even when GOOGLE_API_KEY is set."""
 
 
 def _desc(text: str) -> dict[str, str]:
@@ -37,30 +40,70 @@ class Context:
         True
     """
 
-    workspace: str = field(default=".", metadata=_desc("Workspace directory (skills, journal, index, checkpoints)."))
+    workspace: str = field(
+        default=".", metadata=_desc("Workspace directory (skills, journal, index, checkpoints).")
+    )
     model: str | None = field(
         default=None,
         metadata=_desc("Default 'provider:model' for every role; empty means the offline engine."),
     )
-    actor_model: str | None = field(default=None, metadata=_desc("Model of the Actor; falls back to `model`."))
-    critic_model: str | None = field(default=None, metadata=_desc("Model of the Critic; falls back to `model`."))
-    insight_model: str | None = field(default=None, metadata=_desc("Model of the Insight agent; falls back to `model`."))
-    skill_model: str | None = field(default=None, metadata=_desc("Model of the Skill agent; falls back to `model`."))
-    proposals_per_round: int = field(default=8, metadata=_desc("Candidates the Actor proposes per round (N)."))
+    actor_model: str | None = field(
+        default=None, metadata=_desc("Model of the Actor; falls back to `model`.")
+    )
+    critic_model: str | None = field(
+        default=None, metadata=_desc("Model of the Critic; falls back to `model`.")
+    )
+    insight_model: str | None = field(
+        default=None, metadata=_desc("Model of the Insight agent; falls back to `model`.")
+    )
+    skill_model: str | None = field(
+        default=None, metadata=_desc("Model of the Skill agent; falls back to `model`.")
+    )
+    proposals_per_round: int = field(
+        default=8, metadata=_desc("Candidates the Actor proposes per round (N).")
+    )
     arms_per_ab: int = field(default=4, metadata=_desc("Treatment arms per A/B test (K)."))
-    critic_loop_cap: int = field(default=3, metadata=_desc("Max Actor<->Critic iterations per round."))
+    critic_loop_cap: int = field(
+        default=3, metadata=_desc("Max Actor<->Critic iterations per round.")
+    )
     approval_mode: ApprovalMode = field(
         default="interrupt",
         metadata=_desc("'interrupt' waits for a person; 'auto' approves what the Critic keeps."),
     )
-    traffic_per_arm: float | None = field(default=None, metadata=_desc("Traffic fraction per arm; empty = the skill's default."))
-    days: int | None = field(default=None, metadata=_desc("A/B duration in days; empty = power analysis / skill default."))
-    single_agent: bool = field(default=False, metadata=_desc("Ablation: skip the Critic's selection."))
-    llm_share: float = field(default=0.5, metadata=_desc("Hybrid mode: max share of arms taken from LLM proposals."))
-    risk_threshold: float = field(default=0.3, metadata=_desc("Critic drops candidates whose guardrail-breach probability exceeds this."))
-    steering: str = field(default="", metadata=_desc("Free-text instruction from a person, carried into the Actor's prompt."))
-    platform: str = field(default="sim", metadata=_desc("'sim' (embedded simulator) or 'files:DIR' (file hand-off)."))
-    seed: int = field(default=0, metadata=_desc("Seed of the simulator world and of the engine's randomness."))
+    traffic_per_arm: float | None = field(
+        default=None, metadata=_desc("Traffic fraction per arm; empty = the skill's default.")
+    )
+    days: int | None = field(
+        default=None,
+        metadata=_desc("A/B duration in days; empty = power analysis / skill default."),
+    )
+    single_agent: bool = field(
+        default=False, metadata=_desc("Ablation: skip the Critic's selection.")
+    )
+    llm_share: float = field(
+        default=0.5, metadata=_desc("Hybrid mode: max share of arms taken from LLM proposals.")
+    )
+    risk_threshold: float = field(
+        default=0.3,
+        metadata=_desc("Critic drops candidates whose guardrail-breach probability exceeds this."),
+    )
+    steering: str = field(
+        default="",
+        metadata=_desc("Free-text instruction from a person, carried into the Actor's prompt."),
+    )
+    platform: str = field(
+        default="sim", metadata=_desc("'sim' (embedded simulator) or 'files:DIR' (file hand-off).")
+    )
+    seed: int = field(
+        default=0, metadata=_desc("Seed of the simulator world and of the engine's randomness.")
+    )
+    poll_days: int = field(
+        default=0,
+        metadata=_desc(
+            "Simulator only: virtual days that pass per status poll; "
+            "0 runs a test to the end at once."
+        ),
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -73,7 +116,9 @@ class Context:
 
     def _validate(self) -> None:
         def bad(name: str, allowed: str) -> SpecError:
-            return SpecError(f"setting {name}={getattr(self, name)!r} is not allowed; allowed: {allowed}")
+            return SpecError(
+                f"setting {name}={getattr(self, name)!r} is not allowed; allowed: {allowed}"
+            )
 
         for name in ("proposals_per_round", "arms_per_ab", "critic_loop_cap"):
             if getattr(self, name) < 1:
@@ -90,20 +135,29 @@ class Context:
             raise bad("llm_share", "a fraction in [0, 1]")
         if not 0 < self.risk_threshold <= 1:
             raise bad("risk_threshold", "a probability in (0, 1]")
-        if not (self.platform == "sim" or self.platform.startswith("files:")):
+        if not (
+            self.platform == "sim"
+            or (self.platform.startswith("files:") and len(self.platform) > len("files:"))
+            or self.platform.startswith("instance:platform:")
+        ):
             raise bad("platform", "'sim' or 'files:DIR'")
+        if self.poll_days < 0:
+            raise bad("poll_days", "an integer >= 0")
         for role in ROLES:
             spec = self.model_for(role)
-            if spec is not None and ":" not in spec:
-                raise bad(f"{role}_model" if getattr(self, f"{role}_model") else "model",
-                          "a 'provider:model' string such as 'google_genai:gemini-2.5-pro'")
+            if spec is not None and ":" not in spec and not spec.startswith("instance:"):
+                raise bad(
+                    f"{role}_model" if getattr(self, f"{role}_model") else "model",
+                    "a 'provider:model' string such as 'google_genai:gemini-2.5-pro'",
+                )
 
     def model_for(self, role: str) -> str | None:
         """The model spec of `role`, falling back to `model`; None means the offline engine."""
         if role not in ROLES:
             raise SpecError(f"unknown role {role!r}; allowed: {list(ROLES)}")
         specific: str | None = getattr(self, f"{role}_model")
-        return specific or self.model or None
+        spec = specific or self.model or None
+        return None if spec in OFFLINE else spec
 
 
 def _parse_env(name: str, typ: Any, raw: str) -> Any:

@@ -20,7 +20,6 @@ from rectune.domain.experiments import (
 )
 from rectune.domain.lifecycle import CandidateStatus, check_transition
 from rectune.domain.metrics import Direction, MetricRole, MetricSpec
-from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, RuleStatus
 from rectune.domain.parameters import (
     CategoricalParameter,
     ConfigValue,
@@ -30,6 +29,7 @@ from rectune.domain.parameters import (
     Scale,
     SearchSpace,
 )
+from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, RuleStatus
 
 __all__ = [
     "SCHEMA_VERSION",

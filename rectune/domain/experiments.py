@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,7 +21,7 @@ __all__ = [
     "MetricResult",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 """Version of the durable record formats; bumped on incompatible changes."""
 
 

@@ -59,9 +59,7 @@ class _NumericParameter(_ParameterBase):
                 f"parameter {self.name!r}: hard bounds low={self.low} must be < high={self.high}"
             )
         if self.scale is Scale.LOG and self.low <= 0:
-            raise SpecError(
-                f"parameter {self.name!r}: log scale needs low > 0, got low={self.low}"
-            )
+            raise SpecError(f"parameter {self.name!r}: log scale needs low > 0, got low={self.low}")
         soft_low, soft_high = self.soft_range
         for label, v in (("soft_low", soft_low), ("soft_high", soft_high)):
             if not self.low <= v <= self.high:
@@ -245,11 +243,15 @@ class SearchSpace(BaseModel):
         """
         unknown = [k for k in config if k not in self]
         if unknown:
-            raise ConfigError(unknown[0], config[unknown[0]], f"a known parameter: one of {self.names}")
+            raise ConfigError(
+                unknown[0], config[unknown[0]], f"a known parameter: one of {self.names}"
+            )
         out: dict[str, ConfigValue] = {}
         for p in self.parameters:
             if p.name not in config:
-                raise ConfigError(p.name, None, f"a value in {p.describe_bounds()} (field is missing)")
+                raise ConfigError(
+                    p.name, None, f"a value in {p.describe_bounds()} (field is missing)"
+                )
             out[p.name] = p.validate_value(config[p.name])
         return out
 

@@ -10,7 +10,7 @@ import operator
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,7 @@ from rectune.domain.parameters import ConfigValue
 
 __all__ = ["LearnedRule", "RuleConstraint", "RuleEvidence", "RuleStatus"]
 
-_OPS: dict[str, Callable[[object, object], bool]] = {
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     ">=": operator.ge,
     "<": operator.lt,

@@ -1,0 +1,423 @@
+"""The ``rectune`` command line (typer + rich).
+
+Heavy modules (LangGraph, numpy, Chroma) are imported inside the commands so that
+``rectune --help`` answers fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="rectune",
+    help="Tune multi-stage recommender configurations with agents and A/B tests.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+skills_app = typer.Typer(help="List, show, diff and roll back skills.", no_args_is_help=True)
+sim_app = typer.Typer(
+    help="Check the embedded simulator and its A/B statistics.", no_args_is_help=True
+)
+app.add_typer(skills_app, name="skills")
+app.add_typer(sim_app, name="sim")
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", envvar="RECTUNE_WORKSPACE", help="Workspace directory.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+class UserError(Exception):
+    """An error caused by the user's input: one clear line, no traceback."""
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+# ------------------------------------------------------------------ workspace
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="Folder to create.")] = Path(".")) -> None:
+    """Create a workspace with the shipped skills, settings, journal, index and checkpoints."""
+    from rectune.workspace import init_workspace
+
+    ws = init_workspace(directory)
+    _console().print(
+        f"[green]Created workspace[/green] {ws.root} with skills: "
+        + ", ".join(sorted(p.name for p in ws.skills.iterdir() if p.is_dir()))
+    )
+
+
+# ------------------------------------------------------------------ rounds
+
+
+def _options(
+    proposals: int | None,
+    arms: int | None,
+    steer: str | None,
+    seed: int | None,
+    days: int | None,
+    traffic: float | None,
+    single_agent: bool,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (
+        ("proposals_per_round", proposals),
+        ("arms_per_ab", arms),
+        ("steering", steer),
+        ("seed", seed),
+        ("days", days),
+        ("traffic_per_arm", traffic),
+    ):
+        if value is not None:
+            out[key] = value
+    if single_agent:
+        out["single_agent"] = True
+    return out
+
+
+@app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="Skill to tune, e.g. value_fusion.")],
+    workspace: WorkspaceOpt = Path("."),
+    rounds: Annotated[int, typer.Option(help="Rounds to run in a row.")] = 1,
+    model: Annotated[
+        str | None, typer.Option(help="'provider:model'; 'offline' forces the engine.")
+    ] = None,
+    platform: Annotated[str | None, typer.Option(help="'sim' or 'files:DIR'.")] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Approve what the Critic keeps.")
+    ] = False,
+    steer: Annotated[str | None, typer.Option(help="Steering instruction for the Actor.")] = None,
+    proposals: Annotated[int | None, typer.Option(help="Proposals per round (N).")] = None,
+    arms: Annotated[int | None, typer.Option(help="Treatment arms per A/B test (K).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the simulator and engine.")] = None,
+    days: Annotated[int | None, typer.Option(help="A/B duration in days.")] = None,
+    traffic: Annotated[float | None, typer.Option(help="Traffic fraction per arm.")] = None,
+    single_agent: Annotated[bool, typer.Option(help="Ablation: no Critic selection.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run tuning rounds; without --yes, stop at the approval and say how to continue."""
+    from rectune.api import run_round
+    from rectune.cli_view import RoundProgress, print_round
+
+    if rounds < 1:
+        raise UserError(f"--rounds {rounds}: must be at least 1")
+    opts = _options(proposals, arms, steer, seed, days, traffic, single_agent)
+    kwargs: dict[str, Any] = {"workspace": workspace, "approve": yes, **opts}
+    if model is not None:
+        kwargs["model"] = None if model == "offline" else model
+    if platform is not None:
+        kwargs["platform"] = platform
+    reports = []
+    for _ in range(rounds):
+        with RoundProgress(enabled=not as_json) as progress:
+            report = run_round(task, on_event=progress.event, **kwargs)
+        reports.append(report)
+        if not as_json:
+            print_round(report, workspace)
+        if report.status != "completed":
+            break
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in reports])
+    if reports[-1].status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def approve(
+    thread: Annotated[
+        str | None, typer.Argument(help="Round thread; default: the latest awaiting one.")
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+    approve_all: Annotated[bool, typer.Option("--all", help="Approve every candidate.")] = False,
+    reject_all: Annotated[bool, typer.Option("--reject", help="Reject every candidate.")] = False,
+    decisions: Annotated[str | None, typer.Option(help="Answer as JSON (scripting).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Review the candidates of a round in the terminal, then resume it."""
+    from rectune.api import resume, status
+    from rectune.cli_review import interactive_review
+    from rectune.cli_view import RoundProgress, print_round
+
+    if thread is None:
+        threads = status(workspace=workspace)
+        assert isinstance(threads, list)
+        waiting = [t for t in threads if t.status == "awaiting_approval"]
+        if not waiting:
+            raise UserError(f"no round awaits approval in workspace {workspace}")
+        thread = waiting[-1].thread_id
+    report = status(thread, workspace=workspace)
+    assert not isinstance(report, list)
+    if report.status != "awaiting_approval" or report.pending is None:
+        raise UserError(f"round {thread} is not awaiting approval (status: {report.status})")
+    answer: Any
+    if decisions is not None:
+        try:
+            answer = json.loads(decisions)
+        except json.JSONDecodeError as exc:
+            raise UserError(
+                f"--decisions is not valid JSON: {exc.msg} at column {exc.colno}"
+            ) from None
+    elif approve_all or reject_all:
+        if approve_all and reject_all:
+            raise UserError("--all and --reject exclude each other")
+        answer = "approve" if approve_all else "reject"
+    else:
+        answer = interactive_review(report.pending, workspace)
+        if answer is None:
+            _console().print("Nothing decided; the round still awaits approval.")
+            return
+    with RoundProgress(enabled=not as_json) as progress:
+        final = resume(thread, answer, workspace=workspace, on_event=progress.event)
+    if as_json:
+        _print_json(final.model_dump(mode="json"))
+    else:
+        print_round(final, workspace)
+
+
+@app.command(name="resume")
+def resume_cmd(
+    thread: Annotated[str, typer.Argument(help="Round thread to continue.")],
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a round that is waiting for its A/B test or was interrupted."""
+    from rectune.api import resume
+    from rectune.cli_view import RoundProgress, print_round
+
+    with RoundProgress(enabled=not as_json) as progress:
+        report = resume(thread, workspace=workspace, on_event=progress.event)
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        print_round(report, workspace)
+
+
+@app.command(name="status")
+def status_cmd(
+    thread: Annotated[str | None, typer.Argument(help="One round thread; default: all.")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Rounds of the workspace and where each one is."""
+    from rectune.api import status
+    from rectune.cli_view import print_round, print_threads
+
+    result = status(thread, workspace=workspace)
+    if isinstance(result, list):
+        if as_json:
+            _print_json([t.model_dump(mode="json") for t in result])
+        else:
+            print_threads(result)
+    elif as_json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        print_round(result, workspace)
+
+
+@app.command()
+def history(
+    task: Annotated[str, typer.Argument(help="Task whose journal to show.")],
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """The task's experiment journal as a table."""
+    from rectune.cli_view import print_history
+    from rectune.memory.journal import Journal
+
+    cands = Journal.in_workspace(workspace).candidates(task)
+    if as_json:
+        _print_json([c.model_dump(mode="json") for c in cands])
+    else:
+        print_history(task, cands, workspace)
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOpt = Path(".rectune-demo"),
+    rounds: Annotated[int, typer.Option(help="Rounds per task.")] = 3,
+    task: Annotated[
+        list[str] | None, typer.Option(help="Tasks to run (default: value_fusion).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulator.")] = 0,
+) -> None:
+    """Run real tuning rounds on the embedded simulator with the offline engine."""
+    from rectune.demo import run_demo
+
+    run_demo(workspace, rounds=rounds, tasks=task or ["value_fusion"], seed=seed)
+
+
+# ------------------------------------------------------------------ skills
+
+
+@skills_app.command("list")
+def skills_list(
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
+    drafts: Annotated[bool, typer.Option(help="Include drafts.")] = False,
+) -> None:
+    """Skills the workspace holds."""
+    from rectune.skillhub.hub import SkillHub
+
+    hub = SkillHub.in_workspace(workspace, install=False)
+    skills = hub.list(include_drafts=drafts)
+    rows: list[dict[str, Any]] = [
+        {
+            "name": s.name,
+            "stage": s.stage,
+            "version": s.version,
+            "status": s.status.value,
+            "parameters": s.space.names,
+            "primary": [m.name for m in s.primary_metrics],
+            "active_rules": len(s.active_rules),
+            "description": s.description,
+        }
+        for s in skills
+    ]
+    if as_json:
+        _print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("name", "stage", "version", "status", "primary", "rules", "parameters")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["stage"],
+            str(r["version"]),
+            r["status"],
+            ", ".join(r["primary"]),
+            str(r["active_rules"]),
+            ", ".join(r["parameters"]),
+        )
+    _console().print(table)
+
+
+@skills_app.command("show")
+def skills_show(
+    name: str,
+    workspace: WorkspaceOpt = Path("."),
+    version: Annotated[int | None, typer.Option(help="An older version.")] = None,
+) -> None:
+    """Print a skill's SKILL.md."""
+    from rectune.skillhub.hub import SkillHub
+    from rectune.skillhub.writer import render_skill
+
+    hub = SkillHub.in_workspace(workspace, install=False)
+    skill = hub.get(name) if version is None else hub.get_version(name, version)
+    sys.stdout.write(render_skill(skill))
+
+
+@skills_app.command("diff")
+def skills_diff(
+    name: str,
+    a: int,
+    b: Annotated[int | None, typer.Argument()] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Unified diff between two versions (B defaults to the current one)."""
+    from rectune.skillhub.hub import SkillHub
+
+    sys.stdout.write(
+        SkillHub.in_workspace(workspace, install=False).diff(name, a, b) or "(no change)\n"
+    )
+
+
+@skills_app.command("versions")
+def skills_versions(
+    name: str, workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False
+) -> None:
+    """Every version of a skill with its reason."""
+    from rectune.skillhub.hub import SkillHub
+
+    entries = SkillHub.in_workspace(workspace, install=False).versions(name)
+    if as_json:
+        _print_json([e.model_dump(mode="json") for e in entries])
+        return
+    for e in entries:
+        _console().print(f"v{e.version}  {e.model_dump(mode='json')}")
+
+
+@skills_app.command("rollback")
+def skills_rollback(
+    name: str,
+    version: int,
+    workspace: WorkspaceOpt = Path("."),
+    reason: Annotated[str, typer.Option(help="Why.")] = "rolled back by a person",
+) -> None:
+    """Write a new version equal to an older one."""
+    from rectune.skillhub.hub import SkillHub
+
+    skill = SkillHub.in_workspace(workspace, install=False).rollback(name, version, reason)
+    _console().print(f"{name}: now version {skill.version} (copy of v{version})")
+
+
+# ------------------------------------------------------------------ simulator
+
+
+@sim_app.command("aa")
+def sim_aa(
+    runs: Annotated[int, typer.Option(help="A/A experiments to run.")] = 200,
+    seed: int = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run A/A experiments and print the false-positive rate per metric."""
+    from rectune.tools.aa import run_aa
+
+    out = run_aa(runs=runs, seed=seed)
+    if as_json:
+        _print_json(out)
+    else:
+        _console().print_json(json.dumps(out, default=str))
+
+
+@sim_app.command("calibrate")
+def sim_calibrate(seed: int = 0, as_json: JsonOpt = False) -> None:
+    """False-positive rate, power at the MDE, CI coverage and simulator speed."""
+    from rectune.tools.aa import calibrate
+
+    out = calibrate(seed=seed)
+    if as_json:
+        _print_json(out)
+    else:
+        _console().print_json(json.dumps(out, default=str))
+
+
+def main() -> None:
+    """Console entry point: user errors print one line and exit non-zero."""
+    try:
+        app()
+    except UserError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        from pydantic import ValidationError
+
+        from rectune.domain import RecTuneError
+
+        if isinstance(exc, RecTuneError | ValidationError | KeyError | FileNotFoundError):
+            _fail(str(exc).strip("'\""))
+        raise
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    main()

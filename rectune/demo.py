@@ -1,0 +1,90 @@
+"""`make demo` / `rectune demo`: real tuning rounds on the embedded simulator, offline engine.
+
+The demo approves what the Critic keeps (it runs unattended) and, because the simulator can
+tell, prints how close each round's launch recommendation is to the task's true optimum; the
+agents never see that oracle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rectune.api import run_round
+from rectune.cli_view import RoundProgress
+from rectune.skillhub.hub import SkillHub
+from rectune.workspace import ensure_workspace
+
+__all__ = ["run_demo"]
+
+
+def _oracle_share(task: str, config: dict[str, Any], seed: int) -> str:
+    try:
+        from rectune.simulator.oracle import oracle_share_of_optimum
+    except ImportError:  # the oracle is a benchmark aid; the demo works without it
+        return "n/a"
+    return f"{oracle_share_of_optimum(task, config, seed=seed):.0%}"
+
+
+def run_demo(
+    workspace: str | Path,
+    *,
+    rounds: int = 3,
+    tasks: list[str] | None = None,
+    seed: int = 0,
+    console: Console | None = None,
+) -> list[Any]:
+    """Run `rounds` rounds of each task and print a summary table per task."""
+    con = console or Console()
+    ensure_workspace(workspace)
+    reports = []
+    hub = SkillHub.in_workspace(workspace, install=False)
+    for task in tasks or ["value_fusion"]:
+        prim_name = hub.get(task).primary_metrics[0].name
+        table = Table(
+            "round",
+            "arms",
+            "best arm (primary lift)",
+            "guardrail aborts",
+            "launch recommendation",
+            "oracle: % of optimum",
+            title=f"{task}: offline engine on the simulator",
+        )
+        for _ in range(rounds):
+            with RoundProgress() as progress:
+                rep = run_round(
+                    task,
+                    workspace=workspace,
+                    model=None,
+                    approve=True,
+                    seed=seed,
+                    on_event=progress.event,
+                )
+            reports.append(rep)
+            if rep.status != "completed" or rep.results is None:
+                con.print(f"[red]round ended: {rep.status} {rep.error or ''}[/red]")
+                break
+            best = ""
+            arms = [a for a in rep.results.arms if prim_name in a.metrics]
+            if arms:
+                top = max(arms, key=lambda a: a.metrics[prim_name].relative_lift)
+                m = top.metrics[prim_name]
+                ci = f"[{m.ci_low:+.2%}, {m.ci_high:+.2%}]"
+                best = f"{top.candidate_id}: {m.relative_lift:+.2%} {ci}"
+            aborted = sum(1 for a in rep.results.arms if a.aborted)
+            rec = rep.recommendation or {}
+            rec_cfg = rec.get("config") or {}
+            table.add_row(
+                str(rep.round),
+                str(len(rep.results.arms)),
+                best,
+                str(aborted),
+                rec.get("candidate_id") or "keep production",
+                _oracle_share(task, rec_cfg, seed) if rec_cfg else "n/a",
+            )
+        con.print(table)
+    con.print(f"Workspace: {workspace}. Try: rectune history value_fusion -w {workspace}")
+    return reports
