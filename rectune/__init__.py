@@ -1,12 +1,39 @@
 """rectune: agentic tuning of multi-stage recommender configurations.
 
-The public API is listed in `__all__`; everything else lives in the subpackages.
+Example:
+    >>> import rectune
+    >>> sorted(rectune.__all__)[:3]
+    ['Context', 'RoundReport', '__version__']
+
+The API functions are loaded on first use so that ``import rectune`` (and the CLI's
+``--help``) stay fast.
 """
 
 from __future__ import annotations
 
-from rectune.config import Context
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Context", "__version__"]
+__all__ = ["Context", "RoundReport", "__version__", "resume", "run", "run_round", "status"]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from rectune.api import RoundReport, resume, run, run_round, status
+    from rectune.config import Context
+
+_LAZY = {
+    "Context": "rectune.config",
+    "RoundReport": "rectune.api",
+    "resume": "rectune.api",
+    "run": "rectune.api",
+    "run_round": "rectune.api",
+    "status": "rectune.api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rectune' has no attribute {name!r}")

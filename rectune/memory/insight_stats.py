@@ -1,0 +1,615 @@
+"""Deterministic insight statistics: what the experiments so far say about each knob.
+
+Three detectors run over a task's completed candidates:
+
+- **Sensitivity**: for each metric, a ridge-stabilised least-squares fit of the relative lift
+  on the standardized parameter deltas (delta from baseline divided by the hard range, then
+  z-scored). Standard errors come from a seeded bootstrap over arms (inflated for the degrees of
+  freedom the fit uses); intervals are Bonferroni-corrected over every (parameter, metric) pair
+  tested, so a noisy history rarely yields a "significant" slope by chance. The family error
+  budget `family_alpha` is split evenly between the slopes and the moves.
+- **Moves**: arms whose largest normalized change is one parameter in one direction are grouped.
+  A move is *harmful* (or *successful*) for a metric when the inverse-variance pooled lift of
+  the group is significant after Bonferroni over all groups tested, and/or when at least
+  `min_replications` experiments, and a majority of those in the group, were individually
+  significant in that direction with none significant the other way (*replicated*).
+- **Replicated wins**: an identical configuration tested in several experiments whose primary
+  lift was significantly positive in at least two of them, with no guardrail breach.
+
+Each `Finding` carries the experiment ids behind it. `aggregate_findings` is the cross-task
+reduce step; `findings_to_rules` is the evidence gate that turns findings into `LearnedRule`s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy import stats
+
+from rectune.domain.candidates import Candidate, utcnow
+from rectune.domain.configs import config_key
+from rectune.domain.metrics import MetricRole, MetricSpec
+from rectune.domain.parameters import (
+    CategoricalParameter,
+    ConfigValue,
+    IntParameter,
+    SearchSpace,
+)
+from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, RuleStatus
+from rectune.memory.elites import guardrail_breached
+
+__all__ = [
+    "Finding",
+    "FindingKind",
+    "InsightSettings",
+    "aggregate_findings",
+    "analyze_task",
+    "findings_to_rules",
+    "harmful_moves",
+    "parameter_concept",
+    "replicated_wins",
+    "sensitivity",
+]
+
+_Z95 = 1.959963984540054
+
+
+class FindingKind(StrEnum):
+    """What a finding says."""
+
+    SENSITIVITY = "sensitivity"
+    HARMFUL_MOVE = "harmful_move"
+    SUCCESSFUL_MOVE = "successful_move"
+    REPLICATED_WIN = "replicated_win"
+    CROSS_TASK = "cross_task"
+
+
+class Finding(BaseModel):
+    """One statistical statement about a task, with the experiments that back it.
+
+    `effect` is in relative-lift units of `metric`. For sensitivities it is the change in lift
+    per one standard deviation of the parameter's tested deltas; for moves the pooled lift of the
+    arms that made the move; for wins the pooled primary lift. `slope_sign` is the sign of the
+    metric's response to *raising* the parameter (0 when not applicable).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: FindingKind
+    task: str
+    parameters: list[str]
+    metric: str
+    metric_role: MetricRole
+    move: Literal["increase", "decrease"] | None = None
+    effect: float
+    std_error: float = Field(ge=0.0)
+    ci_low: float
+    ci_high: float
+    good: bool = Field(description="whether the effect is good for the metric")
+    slope_sign: int = Field(default=0, ge=-1, le=1)
+    threshold: ConfigValue | None = Field(
+        default=None, description="for moves: the least extreme value at which it was seen"
+    )
+    experiment_ids: list[str]
+    candidate_ids: list[str] = Field(default_factory=list)
+    n_experiments: int = Field(ge=0)
+    significant: bool
+    replicated: bool
+    tasks: list[str] = Field(default_factory=list, description="for cross-task findings")
+    text: str
+
+    @property
+    def rule_worthy(self) -> bool:
+        """The evidence gate: only significant or replicated effects may become rules."""
+        return self.significant or self.replicated
+
+
+class InsightSettings(BaseModel):
+    """Knobs of the statistics; the defaults keep false rules rare on noisy data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    family_alpha: float = Field(default=0.05, gt=0, lt=1)
+    min_arms: int = Field(default=8, ge=3, description="arms needed before fitting slopes")
+    bootstrap: int = Field(default=400, ge=50)
+    ridge: float = Field(default=1e-3, ge=0)
+    min_move: float = Field(default=0.02, gt=0, description="fraction of the hard range")
+    min_replications: int = Field(default=3, ge=2)
+    seed: int = 0
+
+
+def _usable(candidates: Iterable[Candidate]) -> list[Candidate]:
+    return [c for c in candidates if c.result is not None and not c.result.aborted]
+
+
+def _exp_id(c: Candidate) -> str:
+    return c.experiment_id or c.id
+
+
+def _numeric(space: SearchSpace) -> list[str]:
+    return [p.name for p in space if not isinstance(p, CategoricalParameter)]
+
+
+def _deltas(cands: Sequence[Candidate], space: SearchSpace, baseline: Mapping[str, ConfigValue],
+            names: Sequence[str]) -> np.ndarray:
+    x = np.zeros((len(cands), len(names)))
+    for j, n in enumerate(names):
+        p = space[n]
+        assert not isinstance(p, CategoricalParameter)
+        span = p.high - p.low
+        for i, c in enumerate(cands):
+            x[i, j] = (float(c.config[n]) - float(baseline[n])) / span
+    return x
+
+
+def _se_from_ci(lo: float, hi: float) -> float:
+    return max((hi - lo) / (2 * _Z95), 1e-12)
+
+
+def sensitivity(
+    task: str,
+    candidates: Sequence[Candidate],
+    space: SearchSpace,
+    baseline: Mapping[str, ConfigValue],
+    metrics: Sequence[MetricSpec],
+    settings: InsightSettings | None = None,
+) -> list[Finding]:
+    """Per-parameter slopes of every metric with Bonferroni-corrected bootstrap intervals."""
+    s = settings or InsightSettings()
+    cands = _usable(candidates)
+    names = _numeric(space)
+    plans: list[tuple[MetricSpec, list[Candidate], list[str]]] = []
+    for m in metrics:
+        rows = [c for c in cands if m.name in c.result.metrics]  # type: ignore[union-attr]
+        if len(rows) < s.min_arms:
+            continue
+        x = _deltas(rows, space, baseline, names)
+        active = [n for j, n in enumerate(names) if np.ptp(x[:, j]) > 1e-12]
+        if active and len(rows) >= len(active) + 3:
+            plans.append((m, rows, active))
+    n_tests = sum(len(a) for _, _, a in plans)
+    if n_tests == 0:
+        return []
+    rng = np.random.default_rng(s.seed)
+    out: list[Finding] = []
+    for m, rows, active in plans:
+        x = _deltas(rows, space, baseline, active)
+        x = (x - x.mean(axis=0)) / x.std(axis=0)
+        y = np.array([r.result.metrics[m.name].relative_lift for r in rows])  # type: ignore[union-attr]
+        n, p = x.shape
+        beta = _ridge(x, y, s.ridge)
+        idx = rng.integers(0, n, (s.bootstrap, n))
+        xb = x[idx]  # (B, n, p): every resample at once
+        sd = xb.std(axis=1, keepdims=True)
+        # A resample that lost all variation in a column says nothing about that slope.
+        xb = (xb - xb.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+        yb = y[idx] - y[idx].mean(axis=1, keepdims=True)
+        gram = np.einsum("bni,bnj->bij", xb, xb) + s.ridge * n * np.eye(p)
+        boot = np.linalg.solve(gram, np.einsum("bni,bn->bi", xb, yb)[..., None])[..., 0]
+        se = boot.std(axis=0, ddof=1) * math.sqrt(n / max(n - p - 1, 1))
+        alpha = s.family_alpha / 2  # the other half of the family budget goes to the moves
+        crit = float(stats.t.ppf(1 - alpha / (2 * n_tests), df=max(n - p - 1, 1)))
+        for j, name in enumerate(active):
+            lo, hi = beta[j] - crit * se[j], beta[j] + crit * se[j]
+            moved = [r for r in rows if r.config[name] != baseline[name]]
+            good = m.goodness(float(beta[j])) > 0
+            sig = bool(lo > 0 or hi < 0)
+            verb = "raises" if beta[j] > 0 else "lowers"
+            out.append(
+                Finding(
+                    kind=FindingKind.SENSITIVITY,
+                    task=task,
+                    parameters=[name],
+                    metric=m.name,
+                    metric_role=m.role,
+                    effect=float(beta[j]),
+                    std_error=float(se[j]),
+                    ci_low=float(lo),
+                    ci_high=float(hi),
+                    good=good,
+                    slope_sign=int(np.sign(beta[j])),
+                    experiment_ids=sorted({_exp_id(r) for r in moved}),
+                    candidate_ids=[r.id for r in moved],
+                    n_experiments=len({_exp_id(r) for r in moved}),
+                    significant=sig,
+                    replicated=False,
+                    text=(
+                        f"In {task}, raising {name} {verb} {m.name} "
+                        f"({'good' if good else 'bad'} for it): {beta[j] * 100:+.2f}% lift per "
+                        f"standard deviation of tested moves, corrected CI "
+                        f"[{lo * 100:+.2f}%, {hi * 100:+.2f}%], {n} arms."
+                    ),
+                )
+            )
+    return out
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    xc = x - x.mean(axis=0)
+    yc = y - y.mean()
+    a = xc.T @ xc + alpha * len(y) * np.eye(x.shape[1])
+    return np.asarray(np.linalg.solve(a, xc.T @ yc))
+
+
+def _dominant_moves(
+    cands: Sequence[Candidate], space: SearchSpace, baseline: Mapping[str, ConfigValue],
+    min_move: float,
+) -> dict[tuple[str, str], list[Candidate]]:
+    names = _numeric(space)
+    groups: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
+    if not cands:
+        return groups
+    x = _deltas(cands, space, baseline, names)
+    for i, c in enumerate(cands):
+        a = np.abs(x[i])
+        j = int(np.argmax(a))
+        # Attribute an arm to a knob only when that knob's move clearly dominates the others.
+        others = np.delete(a, j)
+        if a[j] < min_move or (others.size and others.max() > 0.5 * a[j]):
+            continue
+        groups[(names[j], "increase" if x[i, j] > 0 else "decrease")].append(c)
+    return groups
+
+
+def harmful_moves(
+    task: str,
+    candidates: Sequence[Candidate],
+    space: SearchSpace,
+    baseline: Mapping[str, ConfigValue],
+    metrics: Sequence[MetricSpec],
+    settings: InsightSettings | None = None,
+) -> list[Finding]:
+    """Harmful and successful single-knob moves (see the module docstring)."""
+    s = settings or InsightSettings()
+    groups = _dominant_moves(_usable(candidates), space, baseline, s.min_move)
+    tests = [(k, m) for k, g in groups.items() for m in metrics
+             if sum(1 for c in g if c.result is not None and m.name in c.result.metrics) >= 2]
+    if not tests:
+        return []
+    alpha = s.family_alpha / 2  # the other half of the family budget goes to the slopes
+    crit = float(stats.norm.ppf(1 - alpha / (2 * len(tests))))
+    out: list[Finding] = []
+    for (name, move), m in tests:
+        rows = [c for c in groups[(name, move)] if m.name in c.result.metrics]  # type: ignore[union-attr]
+        res = [c.result.metrics[m.name] for c in rows]  # type: ignore[union-attr]
+        w = np.array([1 / _se_from_ci(r.ci_low, r.ci_high) ** 2 for r in res])
+        lifts = np.array([r.relative_lift for r in res])
+        pooled = float(np.sum(w * lifts) / np.sum(w))
+        se = float(1 / math.sqrt(np.sum(w)))
+        lo, hi = pooled - crit * se, pooled + crit * se
+        good_exps = {_exp_id(c) for c, r in zip(rows, res, strict=True)
+                     if m.goodness(r.ci_low if m.sign > 0 else r.ci_high) > 0}
+        bad_exps = {_exp_id(c) for c, r in zip(rows, res, strict=True)
+                    if m.goodness(r.ci_high if m.sign > 0 else r.ci_low) < 0}
+        sig = lo > 0 or hi < 0
+        good = m.goodness(pooled) > 0
+        same, other = (good_exps, bad_exps) if good else (bad_exps, good_exps)
+        n_exps = len({_exp_id(c) for c in rows})
+        # A majority of the experiments must agree, so a few lucky arms among many do not count.
+        replicated = len(same) >= s.min_replications and 2 * len(same) > n_exps and not other
+        if not (sig or replicated):
+            continue
+        kind = FindingKind.SUCCESSFUL_MOVE if good else FindingKind.HARMFUL_MOVE
+        values = [float(c.config[name]) for c in rows]
+        threshold: ConfigValue = min(values) if move == "increase" else max(values)
+        if isinstance(space[name], IntParameter):
+            threshold = int(threshold)
+        verb = "hurt" if not good else "helped"
+        out.append(
+            Finding(
+                kind=kind,
+                task=task,
+                parameters=[name],
+                metric=m.name,
+                metric_role=m.role,
+                move=move,
+                effect=pooled,
+                std_error=se,
+                ci_low=lo,
+                ci_high=hi,
+                good=good,
+                slope_sign=int(np.sign(pooled)) * (1 if move == "increase" else -1),
+                threshold=threshold,
+                experiment_ids=sorted({_exp_id(c) for c in rows}),
+                candidate_ids=[c.id for c in rows],
+                n_experiments=len({_exp_id(c) for c in rows}),
+                significant=bool(sig),
+                replicated=replicated,
+                text=(
+                    f"In {task}, moves that mainly {'raised' if move == 'increase' else 'lowered'}"
+                    f" {name} (from {baseline[name]} to {'>=' if move == 'increase' else '<='} "
+                    f"{threshold}) {verb} {m.name}: pooled lift {pooled * 100:+.2f}%, corrected "
+                    f"CI [{lo * 100:+.2f}%, {hi * 100:+.2f}%], {len(same)} of {len(rows)} arms "
+                    f"individually significant that way."
+                ),
+            )
+        )
+    return out
+
+
+def replicated_wins(
+    task: str,
+    candidates: Sequence[Candidate],
+    baseline: Mapping[str, ConfigValue],
+    metrics: Sequence[MetricSpec],
+) -> list[Finding]:
+    """Identical configurations whose primary win held up in two or more experiments."""
+    primaries = sorted(
+        (m for m in metrics if m.role is MetricRole.PRIMARY), key=lambda m: m.priority
+    )
+    primary = primaries[0] if primaries else None
+    if primary is None:
+        return []
+    guardrails = [m for m in metrics if m.role is MetricRole.GUARDRAIL]
+    groups: dict[str, list[Candidate]] = defaultdict(list)
+    for c in _usable(candidates):
+        if primary.name in c.result.metrics:  # type: ignore[union-attr]
+            groups[config_key(c.config)].append(c)
+    out: list[Finding] = []
+    for rows in groups.values():
+        exps = {_exp_id(c) for c in rows}
+        if len(exps) < 2:
+            continue
+        res = [c.result.metrics[primary.name] for c in rows]  # type: ignore[union-attr]
+        wins = {_exp_id(c) for c, r in zip(rows, res, strict=True)
+                if primary.goodness(r.ci_low if primary.sign > 0 else r.ci_high) > 0}
+        losses = {_exp_id(c) for c, r in zip(rows, res, strict=True)
+                  if primary.goodness(r.ci_high if primary.sign > 0 else r.ci_low) < 0}
+        breached = any(
+            guardrail_breached(g, c.result.metrics[g.name])  # type: ignore[union-attr]
+            for c in rows for g in guardrails if g.name in c.result.metrics  # type: ignore[union-attr]
+        )
+        if len(wins) < 2 or losses or breached:
+            continue
+        w = np.array([1 / _se_from_ci(r.ci_low, r.ci_high) ** 2 for r in res])
+        pooled = float(np.sum(w * np.array([r.relative_lift for r in res])) / np.sum(w))
+        se = float(1 / math.sqrt(np.sum(w)))
+        delta = {k: v for k, v in rows[0].config.items() if baseline.get(k) != v}
+        out.append(
+            Finding(
+                kind=FindingKind.REPLICATED_WIN,
+                task=task,
+                parameters=sorted(delta),
+                metric=primary.name,
+                metric_role=primary.role,
+                effect=pooled,
+                std_error=se,
+                ci_low=pooled - _Z95 * se,
+                ci_high=pooled + _Z95 * se,
+                good=True,
+                experiment_ids=sorted(exps),
+                candidate_ids=[c.id for c in rows],
+                n_experiments=len(exps),
+                significant=False,
+                replicated=True,
+                text=(
+                    f"In {task}, the configuration {delta} won on {primary.name} in "
+                    f"{len(wins)} separate experiments (pooled {pooled * 100:+.2f}%), with no "
+                    f"guardrail breach."
+                ),
+            )
+        )
+    return out
+
+
+def analyze_task(
+    task: str,
+    candidates: Sequence[Candidate],
+    space: SearchSpace,
+    baseline: Mapping[str, ConfigValue],
+    metrics: Sequence[MetricSpec],
+    settings: InsightSettings | None = None,
+) -> list[Finding]:
+    """All detectors for one task (the "map" step of cross-learning).
+
+    Example:
+        >>> from rectune.skillhub import SkillHub, shipped_skills_dir
+        >>> s = SkillHub(shipped_skills_dir()).get("diversity")
+        >>> analyze_task(s.name, [], s.space, s.baseline, s.metrics)
+        []
+    """
+    return [
+        *sensitivity(task, candidates, space, baseline, metrics, settings),
+        *harmful_moves(task, candidates, space, baseline, metrics, settings),
+        *replicated_wins(task, candidates, baseline, metrics),
+    ]
+
+
+def parameter_concept(name: str) -> str:
+    """The task-independent part of a knob name.
+
+    Example:
+        >>> parameter_concept("vf_w_click"), parameter_concept("vbr_w_click")
+        ('w_click', 'w_click')
+    """
+    head, _, rest = name.partition("_")
+    return rest if rest and head.isalpha() and len(head) <= 4 else name
+
+
+def aggregate_findings(
+    findings: Iterable[Finding],
+    *,
+    concept: Callable[[str], str] = parameter_concept,
+    family_alpha: float = 0.05,
+) -> list[Finding]:
+    """Cross-task reduce: pool same-concept sensitivities that appear in two or more tasks.
+
+    Pure and order-independent, so a map-reduce may call it on the concatenated outputs of
+    `analyze_task`. Effects are pooled by inverse variance; the pooled interval is corrected
+    over the number of groups; a group is *replicated* when at least two tasks found a
+    significant effect of the same sign.
+    """
+    groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.kind is FindingKind.SENSITIVITY and len(f.parameters) == 1:
+            groups[(concept(f.parameters[0]), f.metric)].append(f)
+    multi = {k: v for k, v in groups.items() if len({f.task for f in v}) >= 2}
+    if not multi:
+        return []
+    crit = float(stats.norm.ppf(1 - family_alpha / (2 * len(multi))))
+    out: list[Finding] = []
+    for (cpt, metric), fs in sorted(multi.items()):
+        fs = sorted(fs, key=lambda f: (f.task, f.parameters[0]))
+        w = np.array([1 / max(f.std_error, 1e-12) ** 2 for f in fs])
+        pooled = float(np.sum(w * np.array([f.effect for f in fs])) / np.sum(w))
+        se = float(1 / math.sqrt(np.sum(w)))
+        lo, hi = pooled - crit * se, pooled + crit * se
+        sign = int(np.sign(pooled))
+        agree = {f.task for f in fs if f.significant and f.slope_sign == sign and sign != 0}
+        tasks = sorted({f.task for f in fs})
+        good_votes = sum(1 for f in fs if f.good == (f.slope_sign == sign))
+        good = good_votes * 2 >= len(fs)
+        out.append(
+            Finding(
+                kind=FindingKind.CROSS_TASK,
+                task="+".join(tasks),
+                parameters=sorted({f.parameters[0] for f in fs}),
+                metric=metric,
+                metric_role=fs[0].metric_role,
+                effect=pooled,
+                std_error=se,
+                ci_low=lo,
+                ci_high=hi,
+                good=good,
+                slope_sign=sign,
+                experiment_ids=sorted({e for f in fs for e in f.experiment_ids}),
+                candidate_ids=sorted({c for f in fs for c in f.candidate_ids}),
+                n_experiments=len({e for f in fs for e in f.experiment_ids}),
+                significant=bool(lo > 0 or hi < 0),
+                replicated=len(agree) >= 2,
+                tasks=tasks,
+                text=(
+                    f"Across {', '.join(tasks)}, raising the '{cpt}' knob "
+                    f"{'raises' if pooled > 0 else 'lowers'} {metric}: pooled "
+                    f"{pooled * 100:+.2f}% per standard deviation, corrected CI "
+                    f"[{lo * 100:+.2f}%, {hi * 100:+.2f}%]; significant in {len(agree)} task(s)."
+                ),
+            )
+        )
+    return out
+
+
+def _rule_id(f: Finding, params: Sequence[str]) -> str:
+    kind = {
+        FindingKind.SENSITIVITY: "sens",
+        FindingKind.HARMFUL_MOVE: "harm",
+        FindingKind.SUCCESSFUL_MOVE: "move",
+        FindingKind.REPLICATED_WIN: "win",
+        FindingKind.CROSS_TASK: "cross",
+    }[f.kind]
+    sign = {1: "pos", -1: "neg", 0: "na"}[f.slope_sign]
+    body = "+".join(params) if f.kind is not FindingKind.REPLICATED_WIN else (
+        "cfg" + hashlib.sha256("|".join(sorted(f.experiment_ids)).encode()).hexdigest()[:8]
+    )
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", f"R-{kind}-{body}-{f.metric}-{sign}")
+
+
+def _rule_key(rule_id: str) -> tuple[str, str] | None:
+    # Our ids end in -<metric>-<pos|neg>; the part before is kind and parameters.
+    m = re.match(r"^R-(sens|harm|move|cross)-(.+)-([A-Za-z_][A-Za-z0-9_]*)-(pos|neg)(?:-\d+)?$",
+                 rule_id)
+    if m is None:
+        return None
+    return f"{m.group(2)}|{m.group(3)}", m.group(4)
+
+
+def findings_to_rules(
+    findings: Iterable[Finding],
+    existing_rules: Sequence[LearnedRule],
+    *,
+    space: SearchSpace | None = None,
+    now: datetime | None = None,
+) -> tuple[list[LearnedRule], dict[str, str]]:
+    """The evidence gate: turn rule-worthy findings into new rules and retire contradicted ones.
+
+    Args:
+        findings: Findings for one skill (its own and cross-task ones).
+        existing_rules: The skill's current learned rules.
+        space: When given, only parameters of this space are kept (cross-task findings name
+            knobs of several tasks) and constraints are checked against it.
+        now: Timestamp of the new rules (default: now).
+
+    Returns:
+        ``(new_rules, retire)``: rules to append, and ``{rule id: reason}`` for active rules a
+        significant finding now contradicts. Pass them to `SkillHub.add_rules` and
+        `SkillHub.retire_rules`.
+    """
+    at = now or utcnow()
+    taken = {r.id for r in existing_rules}
+    active = {r.id: r for r in existing_rules if r.status is RuleStatus.ACTIVE}
+    active_keys: dict[tuple[str, str], str] = {}
+    for rid in active:
+        key = _rule_key(rid)
+        if key is not None:
+            active_keys[key] = rid
+    new: list[LearnedRule] = []
+    retire: dict[str, str] = {}
+    for f in sorted(findings, key=lambda f: (-abs(f.effect) / max(f.std_error, 1e-12), f.text)):
+        if not f.rule_worthy:
+            continue
+        params = [p for p in f.parameters if space is None or p in space]
+        if not params:
+            continue
+        rid = _rule_id(f, params)
+        key = _rule_key(rid)
+        if key is not None:
+            if key in active_keys:
+                continue  # the same rule is already in force
+            opposite = (key[0], "neg" if key[1] == "pos" else "pos")
+            if opposite in active_keys and f.significant:
+                retire[active_keys[opposite]] = (
+                    f"contradicted by a significant opposite effect ({f.text}) "
+                    f"in experiments {', '.join(f.experiment_ids[:8])}"
+                )
+        if rid in taken:
+            k = 2
+            while f"{rid}-{k}" in taken:
+                k += 1
+            rid = f"{rid}-{k}"
+        constraint = _constraint(f, params, space)
+        rule = LearnedRule(
+            id=rid,
+            text=f.text + (f" Keep {constraint}." if constraint is not None else ""),
+            parameters=params,
+            constraint=constraint,
+            experiment_ids=f.experiment_ids or ["unknown"],
+            evidence=[
+                RuleEvidence(
+                    metric=f.metric,
+                    effect=f.effect,
+                    ci_low=f.ci_low,
+                    ci_high=f.ci_high,
+                    n_experiments=max(f.n_experiments, 1),
+                )
+            ],
+            added_at=at,
+            source_task=f.task,
+        )
+        new.append(rule)
+        taken.add(rid)
+        if key is not None:
+            active_keys[key] = rid
+    return new, retire
+
+
+def _constraint(f: Finding, params: Sequence[str], space: SearchSpace | None) -> (
+    RuleConstraint | None
+):
+    # Only harm to what must not fall (primary metrics and guardrails) justifies a hard limit.
+    if f.kind is not FindingKind.HARMFUL_MOVE or f.threshold is None or len(params) != 1:
+        return None
+    if f.metric_role is MetricRole.SECONDARY or not f.significant:
+        return None
+    op: Literal["<", ">"] = "<" if f.move == "increase" else ">"
+    if space is not None and params[0] not in space:
+        return None
+    return RuleConstraint(parameter=params[0], op=op, value=f.threshold)

@@ -1,0 +1,382 @@
+"""`SkillHub`: the skills of a workspace, with versioning, invariants and drafts.
+
+Skills are data. Any folder under the hub root that holds a ``SKILL.md`` is a skill, so a
+folder dropped in by a person works without code changes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from rectune.domain.parameters import CategoricalParameter
+from rectune.domain.rules import LearnedRule, RuleStatus
+from rectune.skillhub.atomic import atomic_write_text
+from rectune.skillhub.errors import (
+    SkillError,
+    SkillInvariantError,
+    SkillNotFoundError,
+    SkillValidationError,
+)
+from rectune.skillhub.invariants import agent_change_violations
+from rectune.skillhub.loader import load_skill, parse_skill
+from rectune.skillhub.model import Skill, SkillStatus
+from rectune.skillhub.versions import Author, VersionEntry, VersionStore
+from rectune.skillhub.writer import render_skill
+
+__all__ = ["SkillHub", "shipped_skills_dir"]
+
+SKILL_FILE = "SKILL.md"
+
+
+def shipped_skills_dir() -> Path:
+    """The folder holding the skills shipped with rectune (the repository's ``skills/``).
+
+    Looks next to the package first (a source checkout), then inside the package
+    (``rectune/_skills``, for an installed wheel).
+    """
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent.parent / "skills", here.parent / "_skills"):
+        if candidate.is_dir() and any(candidate.glob(f"*/{SKILL_FILE}")):
+            return candidate
+    raise SkillError(f"shipped skills not found next to {here.parent} (looked for skills/)")
+
+
+class SkillHub:
+    """The skills under `root`, usually ``<workspace>/skills``.
+
+    Args:
+        root: Folder with one sub-folder per skill.
+        lock_timeout: Seconds a writer waits for another writer of the same skill.
+
+    Example:
+        >>> import tempfile
+        >>> hub = SkillHub(Path(tempfile.mkdtemp()) / "skills")
+        >>> hub.install_shipped()
+        ['diversity', 'value_based_retrieval', 'value_fusion']
+        >>> hub.get("value_fusion").version
+        1
+    """
+
+    def __init__(self, root: Path | str, *, lock_timeout: float = 10.0) -> None:
+        self.root = Path(root)
+        self.lock_timeout = lock_timeout
+
+    @classmethod
+    def in_workspace(cls, workspace: Path | str, *, install: bool = True) -> SkillHub:
+        """The hub of a workspace; with `install`, shipped skills it lacks are copied in."""
+        hub = cls(Path(workspace) / "skills")
+        if install:
+            hub.install_shipped()
+        return hub
+
+    # ----------------------------------------------------------------- reading
+
+    def path(self, name: str) -> Path:
+        """The SKILL.md of skill `name` (whether or not it exists)."""
+        return self.root / name / SKILL_FILE
+
+    def exists(self, name: str) -> bool:
+        """Whether a skill folder called `name` holds a SKILL.md."""
+        return self.path(name).is_file()
+
+    def _folders(self) -> builtins.list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            d for d in self.root.iterdir()
+            if d.is_dir() and not d.name.startswith(".") and (d / SKILL_FILE).is_file()
+        )
+
+    def scan(
+        self,
+    ) -> tuple[builtins.list[Skill], builtins.list[SkillValidationError]]:
+        """Every skill (drafts included) plus the errors of the folders that do not load."""
+        skills: builtins.list[Skill] = []
+        errors: builtins.list[SkillValidationError] = []
+        for folder in self._folders():
+            try:
+                skill = load_skill(folder / SKILL_FILE)
+            except SkillValidationError as exc:
+                errors.append(exc)
+                continue
+            if skill.name != folder.name:
+                errors.append(
+                    SkillValidationError(
+                        folder / SKILL_FILE, "name", f"{skill.name!r} must equal the folder name"
+                    )
+                )
+                continue
+            skills.append(skill)
+        return skills, errors
+
+    def list(self, *, include_drafts: bool = False) -> list[Skill]:
+        """Active skills (and drafts on request), sorted by name.
+
+        Raises:
+            SkillValidationError: for the first folder whose SKILL.md is invalid.
+        """
+        skills, errors = self.scan()
+        if errors:
+            raise errors[0]
+        return [s for s in skills if include_drafts or s.status is SkillStatus.ACTIVE]
+
+    def names(self, *, include_drafts: bool = False) -> builtins.list[str]:
+        """Names of the skills `list` returns."""
+        return [s.name for s in self.list(include_drafts=include_drafts)]
+
+    def get(self, name: str) -> Skill:
+        """Load skill `name` (active or draft)."""
+        if not self.exists(name):
+            known = [f.name for f in self._folders()]
+            raise SkillNotFoundError(f"no skill {name!r} in {self.root}; skills: {known}")
+        skill = load_skill(self.path(name))
+        if skill.name != name:
+            raise SkillValidationError(
+                self.path(name), "name", f"{skill.name!r} must equal the folder name {name!r}"
+            )
+        return skill
+
+    def versions(self, name: str) -> builtins.list[VersionEntry]:
+        """The version log of skill `name`, oldest first."""
+        self.get(name)
+        return VersionStore(self.root / name).entries()
+
+    def get_version(self, name: str, version: int) -> Skill:
+        """Skill `name` as it was at `version`."""
+        store = VersionStore(self.root / name)
+        return parse_skill(store.read(version), path=store.path(version))
+
+    def diff(self, name: str, a: int, b: int | None = None) -> str:
+        """Unified diff of skill `name` from version `a` to `b` (default: the current one)."""
+        store = VersionStore(self.root / name)
+        return store.diff(a, store.latest() if b is None else b)
+
+    # ----------------------------------------------------------------- writing
+
+    def _lock(self, name: str) -> FileLock:
+        (self.root / name).mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / name / ".lock"), timeout=self.lock_timeout)
+
+    def _write(
+        self,
+        skill: Skill,
+        reason: str,
+        author: Author,
+        actor: str = "",
+        rollback_of: int | None = None,
+    ) -> Skill:
+        # Callers hold the lock. Snapshot first, then the log, then the current file: a crash in
+        # between leaves SKILL.md at the previous version, which the log still describes.
+        if not reason.strip():
+            raise SkillError("every skill change needs a reason")
+        name = skill.name
+        store = VersionStore(self.root / name)
+        current_path = self.path(name)
+        latest = store.latest()
+        if latest == 0 and current_path.exists():
+            # A folder dropped in by hand: keep what was there as its first logged version.
+            text = current_path.read_text(encoding="utf-8")
+            found = parse_skill(text, path=current_path)
+            store.record(found.version, text, "initial version found on disk", "system")
+            latest = found.version
+        new = skill.model_copy(update={"version": latest + 1})
+        text = render_skill(new)
+        checked = parse_skill(text, path=current_path)  # never write what we cannot read back
+        store.record(checked.version, text, reason, author, actor, rollback_of)
+        atomic_write_text(current_path, text)
+        return checked
+
+    def _validated(self, skill: Skill) -> Skill:
+        # Objects built with model_copy skip validation; re-run it on the rendered text.
+        return parse_skill(render_skill(skill))
+
+    def apply_human_change(
+        self, name: str, new_skill: Skill, reason: str, *, actor: str = "human"
+    ) -> Skill:
+        """Write a change made by a person: anything goes, as long as the skill is valid."""
+        if new_skill.name != name:
+            raise SkillError(f"skill name {new_skill.name!r} does not match {name!r}")
+        checked = self._validated(new_skill)
+        with self._locked(name):
+            self.get(name)
+            return self._write(checked, reason, "human", actor)
+
+    def create(self, skill: Skill, reason: str, *, actor: str = "human") -> Skill:
+        """Add a new skill written by a person (fails if the name is taken)."""
+        checked = self._validated(skill)
+        with self._locked(skill.name):
+            if self.exists(skill.name):
+                raise SkillError(f"skill {skill.name!r} already exists in {self.root}")
+            return self._write(checked, reason, "human", actor)
+
+    def apply_agent_change(
+        self, name: str, new_skill: Skill, reason: str, *, actor: str = "skill_agent"
+    ) -> Skill:
+        """Write an agent's change, or refuse it with every violation listed.
+
+        Raises:
+            SkillInvariantError: when the change touches anything beyond appending or retiring
+                learned rules and tightening soft bounds; nothing is written then.
+        """
+        checked = self._validated(new_skill)
+        with self._locked(name):
+            current = self.get(name)
+            violations = agent_change_violations(current, checked)
+            if violations:
+                raise SkillInvariantError(name, violations)
+            if checked.model_copy(update={"version": current.version}) == current:
+                return current
+            return self._write(checked, reason, "agent", actor)
+
+    def add_rules(
+        self, name: str, rules: Iterable[LearnedRule], reason: str, *, actor: str = "skill_agent"
+    ) -> Skill:
+        """Append learned rules as an agent change."""
+        current = self.get(name)
+        new = current.model_copy(update={"learned_rules": [*current.learned_rules, *rules]})
+        return self.apply_agent_change(name, new, reason, actor=actor)
+
+    def retire_rules(
+        self, name: str, retire: Mapping[str, str], reason: str, *, actor: str = "skill_agent"
+    ) -> Skill:
+        """Retire rules as an agent change; `retire` maps rule id -> why it is retired."""
+        current = self.get(name)
+        unknown = sorted(set(retire) - {r.id for r in current.learned_rules})
+        if unknown:
+            raise SkillError(f"skill {name!r}: no learned rules {unknown}")
+        rules = [
+            r.model_copy(update={"status": RuleStatus.RETIRED, "retired_reason": retire[r.id]})
+            if r.id in retire and r.status is RuleStatus.ACTIVE
+            else r
+            for r in current.learned_rules
+        ]
+        new = current.model_copy(update={"learned_rules": rules})
+        return self.apply_agent_change(name, new, reason, actor=actor)
+
+    def tighten_soft_bounds(
+        self,
+        name: str,
+        bounds: Mapping[str, tuple[float, float]],
+        reason: str,
+        *,
+        actor: str = "skill_agent",
+    ) -> Skill:
+        """Set new soft boxes ``{parameter: (soft_low, soft_high)}`` as an agent change."""
+        current = self.get(name)
+        params = []
+        for p in current.space:
+            if p.name in bounds and not isinstance(p, CategoricalParameter):
+                lo, hi = bounds[p.name]
+                p = type(p).model_validate(
+                    {**p.model_dump(), "soft_low": lo, "soft_high": hi}
+                )
+            params.append(p)
+        unknown = sorted(set(bounds) - set(current.space.names))
+        if unknown:
+            raise SkillError(f"skill {name!r}: unknown parameters {unknown}")
+        space = current.space.model_copy(update={"parameters": tuple(params)})
+        new = current.model_copy(update={"space": space})
+        return self.apply_agent_change(name, new, reason, actor=actor)
+
+    def rollback(self, name: str, to_version: int, reason: str, *, actor: str = "human") -> Skill:
+        """Write a new version whose content equals version `to_version`."""
+        with self._locked(name):
+            old = self.get_version(name, to_version)
+            return self._write(old, reason, "human", actor, rollback_of=to_version)
+
+    def propose_draft(
+        self,
+        new_skill: Skill,
+        derived_from: builtins.list[str],
+        reason: str,
+        *,
+        actor: str = "skill_agent",
+    ) -> Skill:
+        """Write a new skill as a draft; it stays out of `list()` until `enable` is called.
+
+        Raises:
+            SkillError: when an active skill of that name exists or a parent is unknown.
+        """
+        for parent in derived_from:
+            if not self.exists(parent):
+                raise SkillError(f"draft {new_skill.name!r}: unknown parent skill {parent!r}")
+        draft = new_skill.model_copy(
+            update={"status": SkillStatus.DRAFT, "derived_from": list(derived_from)}
+        )
+        checked = self._validated(draft)
+        with self._locked(new_skill.name):
+            if self.exists(new_skill.name) and self.get(new_skill.name).status is not (
+                SkillStatus.DRAFT
+            ):
+                raise SkillError(
+                    f"skill {new_skill.name!r} is active; an agent may only propose drafts"
+                )
+            return self._write(checked, reason, "agent", actor)
+
+    def enable(self, name: str, reason: str = "enabled by a person", *, actor: str = "human") -> (
+        Skill
+    ):
+        """Turn draft `name` into an active skill (a human action)."""
+        with self._locked(name):
+            skill = self.get(name)
+            if skill.status is SkillStatus.ACTIVE:
+                return skill
+            return self._write(
+                skill.model_copy(update={"status": SkillStatus.ACTIVE}), reason, "human", actor
+            )
+
+    def install_shipped(
+        self, source: Path | None = None, *, overwrite: bool = False
+    ) -> builtins.list[str]:
+        """Copy shipped skills the hub lacks (or all, with `overwrite`); returns their names."""
+        source = shipped_skills_dir() if source is None else Path(source)
+        installed: builtins.list[str] = []
+        for folder in sorted(p for p in source.iterdir() if (p / SKILL_FILE).is_file()):
+            if self.exists(folder.name) and not overwrite:
+                continue
+            skill = load_skill(folder / SKILL_FILE)
+            with self._locked(folder.name):
+                if self.exists(folder.name):
+                    self._write(skill, f"re-installed from {source}", "system")
+                else:
+                    self._write(skill, f"installed from {source}", "system")
+                for extra in folder.iterdir():
+                    # Tools and examples shipped next to SKILL.md travel with it.
+                    if extra.name in {SKILL_FILE, ".versions", ".lock"}:
+                        continue
+                    target = self.root / folder.name / extra.name
+                    if extra.is_dir():
+                        shutil.copytree(extra, target, dirs_exist_ok=True)
+                    else:
+                        shutil.copy2(extra, target)
+            installed.append(folder.name)
+        return installed
+
+    def _locked(self, name: str) -> _HubLock:
+        return _HubLock(self._lock(name), name, self.lock_timeout)
+
+
+class _HubLock:
+    """A skill's file lock that reports a timeout as a `SkillError`."""
+
+    def __init__(self, lock: FileLock, name: str, timeout: float) -> None:
+        self.lock = lock
+        self.name = name
+        self.timeout = timeout
+
+    def __enter__(self) -> None:
+        try:
+            self.lock.acquire()
+        except Timeout:
+            raise SkillError(
+                f"skill {self.name!r} is being written by another process; gave up after "
+                f"{self.timeout:g}s (lock file {self.lock.lock_file})"
+            ) from None
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
