@@ -59,9 +59,12 @@ def critic(
     )
     valid = [v for v in verdicts if v["kept"]]
     if valid and not ctx.single_agent:
+        # Before any A/B result the surrogate only knows its prior, whose breach probability
+        # grows with the distance from production; it is shown but does not veto.
+        evidence = svc.has_evidence(skill, cands)
         for v, a in zip(valid, svc.assess(skill, cands, [v["config"] for v in valid]), strict=True):
             v["predicted"] = a
-            if a["breach_probability"] > ctx.risk_threshold:
+            if evidence and a["breach_probability"] > ctx.risk_threshold:
                 v["kept"] = False
                 v["reasons"].append(
                     f"predicted guardrail-breach probability {a['breach_probability']:.0%} "

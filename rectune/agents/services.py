@@ -205,6 +205,10 @@ class Services:
                 continue  # a malformed old record must not stop the engine
         return out
 
+    def has_evidence(self, skill: Skill, cands: Sequence[Candidate]) -> bool:
+        """Whether any A/B result exists for the surrogate to learn from."""
+        return bool(self.observations(skill, cands))
+
     def engine_proposals(
         self, skill: Skill, cands: Sequence[Candidate], n: int, *, seed: int
     ) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ CHILD = textwrap.dedent("""
 def _experiments(ws: Path) -> list[str]:
     from rectune.tools.simulated import SimulatedABPlatform
 
-    return SimulatedABPlatform(state_dir=ws / "platform").experiment_ids()
+    return SimulatedABPlatform(state_dir=ws / "platform").list_experiments()
 
 
 @pytest.mark.parametrize("when", ["before", "after"])

@@ -77,7 +77,7 @@ def _proposals(deltas: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_round_with_scripted_llm_structured_output(workspace: Path) -> None:
     def route(prompt: str, n: int) -> AIMessage:
-        if "Propose" in prompt:
+        if "new configurations for round" in prompt:
             return tool_answer("ProposalBatch", _proposals([
                 {"vf_w_dwell": 1.0}, {"vf_w_negative": 1.5}, {"vf_w_click": 0.8, "vf_w_like": 0.6},
             ]))
@@ -99,14 +99,14 @@ def test_round_with_scripted_llm_structured_output(workspace: Path) -> None:
     just = {c.critic_justification for c in rep.candidates}
     assert "dwell weight is under-used" in just
     assert rep.token_usage.get("input_tokens", 0) >= 200
-    assert any("Propose" in p for p in model.prompts)
+    assert any("new configurations for round" in p for p in model.prompts)
 
 
 def test_xml_fallback_and_recovery_from_garbage(workspace: Path) -> None:
     calls = {"actor": 0}
 
     def route(prompt: str, n: int) -> AIMessage:
-        if "Propose" in prompt:
+        if "new configurations for round" in prompt:
             calls["actor"] += 1
             if calls["actor"] == 1:
                 return text_answer("<proposal><delta>{oops</delta></proposal>")
@@ -124,7 +124,7 @@ def test_xml_fallback_and_recovery_from_garbage(workspace: Path) -> None:
                     llm_share=1.0, checkpointer=memory_checkpointer(), **FAST)
     assert rep.status == "completed", rep.error
     assert calls["actor"] >= 2
-    second = [p for p in model.prompts if "Propose" in p][1]
+    second = [p for p in model.prompts if "new configurations for round" in p][1]
     assert "could not be parsed" in second
     skill = SkillHub.in_workspace(workspace).get("value_fusion")
     launched = [c.config for c in rep.candidates]
