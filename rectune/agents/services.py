@@ -17,7 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from rectune.agents.models import resolve_model
 from rectune.agents.registry import lookup
 from rectune.config import Context
-from rectune.domain import Candidate, CandidateStatus, LearnedRule, config_key
+from rectune.domain import Candidate, CandidateStatus, LearnedRule, RecTuneError, config_key
 from rectune.memory.elites import select_elites
 from rectune.memory.history import history_view
 from rectune.memory.journal import Journal, RoundRecord
@@ -313,21 +313,62 @@ class Services:
     # ------------------------------------------------------------- online
 
     def ab_plan(self, skill: Skill, arms: int) -> dict[str, Any]:
-        """Traffic per arm and duration: the Context wins, then a power analysis, then the skill."""
+        """Traffic per arm and duration of the round's A/B test.
+
+        Traffic comes from the Context or the skill. Duration comes from the Context when set;
+        otherwise a power analysis on the primary metric (when the platform can estimate its
+        noise) picks the shortest duration that detects the skill's minimum detectable effect,
+        falling back to the skill's default, and the plan says when the test is underpowered.
+        """
         d = skill.ab_defaults
         traffic = self.ctx.traffic_per_arm or d.traffic_per_arm
         if (arms + 1) * traffic > 1.0:
-            traffic = math.floor(1000 / (arms + 1)) / 1000
-        days = self.ctx.days or d.days
-        return {
-            "control": "production",
-            "arms": arms,
-            "traffic_per_arm": traffic,
-            "days": days,
-            "min_detectable_effect": d.min_detectable_effect,
-            "alpha": d.alpha,
-            "power": d.power,
+            raise RecTuneError(
+                f"traffic_per_arm={traffic} with {arms} arms and a control needs "
+                f"{(arms + 1) * traffic:.0%} of traffic; allowed: at most 100%"
+            )
+        plan: dict[str, Any] = {
+            "control": "production", "arms": arms, "traffic_per_arm": traffic,
+            "days": self.ctx.days or d.days, "min_detectable_effect": d.min_detectable_effect,
+            "alpha": d.alpha, "power": d.power, "duration_from": "context" if self.ctx.days
+            else "skill default",
         }
+        platform = self.platform()
+        if hasattr(platform, "baselines"):
+            from rectune.tools.platform import minimum_detectable_effect, power_analysis
+
+            primary = skill.primary_metrics[0].name
+            base = self._baseline(platform, skill.name, plan["days"], primary)
+            users = int(traffic * getattr(platform, "population", 0))
+            power = power_analysis(base, d.min_detectable_effect, alpha=d.alpha, power=d.power,
+                                   max_traffic_per_arm=traffic)
+            users = users or power.users_per_arm
+            achievable = minimum_detectable_effect(base, users, alpha=d.alpha, power=d.power)
+            plan["power_analysis"] = {
+                "metric": primary, "days": plan["days"],
+                "users_needed_per_arm": power.users_per_arm, "users_per_arm": users,
+                "powered_for_mde": power.feasible,
+                "detectable_effect_at_this_traffic": round(achievable, 5),
+            }
+        return plan
+
+    def _baseline(self, platform: Any, task: str, days: int, metric: str) -> Any:
+        """The platform's noise estimate of `metric`, cached in the workspace (it is
+        deterministic per seed and costs a pilot simulation)."""
+        import json
+
+        from rectune.skillhub.atomic import atomic_write_text
+        from rectune.tools.platform import MetricBaseline
+
+        path = self.root / "platform" / f"baseline-{task}-{days}d-seed{self.ctx.seed}.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            if metric in data:
+                return MetricBaseline.model_validate(data[metric])
+        found = platform.baselines(task, days)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({k: v.model_dump(mode="json") for k, v in found.items()}))
+        return found[metric]
 
     def render(self, skill: Skill, arm: str, config: dict[str, Any]) -> str:
         """The platform config file of one arm (file name and content)."""

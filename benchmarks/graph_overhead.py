@@ -1,0 +1,85 @@
+"""The round graph's own overhead: wall time of a round minus platform and engine time.
+
+Runs a few offline rounds on the simulator with auto-approval and the SQLite checkpointer,
+timing the A/B platform calls and the optimization engine separately, and prints JSON.
+Target (issue 7): overhead under 0.5 s per round.
+
+    .venv/bin/python benchmarks/graph_overhead.py --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rectune import run_round
+from rectune.agents import services as services_mod
+from rectune.optimizers import Engine
+from rectune.tools.simulated import SimulatedABPlatform
+from rectune.workspace import init_workspace
+
+TIMERS: dict[str, float] = {"platform": 0.0, "engine": 0.0}
+
+
+def _timed(bucket: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            TIMERS[bucket] += time.perf_counter() - t0
+
+    return wrapper
+
+
+def _instrument() -> None:
+    for name in ("launch", "status", "results", "abort", "baselines"):
+        setattr(SimulatedABPlatform, name, _timed("platform", getattr(SimulatedABPlatform, name)))
+    for name in ("fit", "propose", "critique", "recommend", "view"):
+        setattr(Engine, name, _timed("engine", getattr(Engine, name)))
+    # assessment, observations and insight statistics are the engine's reasoning too
+    svc = services_mod.Services
+    for name in ("assess", "findings", "cross_task", "rules_from_findings"):
+        setattr(svc, name, _timed("engine", getattr(svc, name)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--task", default="value_fusion")
+    args = parser.parse_args()
+    _instrument()
+    ws = init_workspace(tempfile.mkdtemp() + "/ws").root
+    per_round = []
+    for _ in range(args.rounds):
+        TIMERS.update(platform=0.0, engine=0.0)
+        t0 = time.perf_counter()
+        rep = run_round(args.task, workspace=ws, model=None, approve=True,
+                        proposals_per_round=8, arms_per_ab=4)
+        total = time.perf_counter() - t0
+        if rep.status != "completed":
+            raise SystemExit(f"round failed: {rep.error}")
+        per_round.append({
+            "round": rep.round,
+            "total_s": round(total, 3),
+            "platform_s": round(TIMERS["platform"], 3),
+            "engine_s": round(TIMERS["engine"], 3),
+            "graph_overhead_s": round(total - TIMERS["platform"] - TIMERS["engine"], 3),
+        })
+    overheads = sorted(r["graph_overhead_s"] for r in per_round)
+    print(json.dumps({
+        "task": args.task,
+        "rounds": per_round,
+        "median_graph_overhead_s": overheads[len(overheads) // 2],
+        "target_s": 0.5,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""One facade over the engine, by stage of a round: propose, critique, recommend.
+
+The graph calls these three (plus `view` for the actor's prompt). The facade fits the
+surrogates once per history and reuses them across the stages of a round; it is otherwise
+stateless, so it can be rebuilt from a checkpoint at any time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rectune.domain import config_key
+from rectune.optimizers.bayesian import BayesianProposer
+from rectune.optimizers.critic import Candidate, Ranking, SurrogateCritic
+from rectune.optimizers.hybrid import SurrogateView, merge_proposals, surrogate_view
+from rectune.optimizers.launch import Estimator, LaunchRecommendation, recommend_launch
+from rectune.optimizers.problem import Observation, Proposal, TuningProblem
+from rectune.optimizers.surrogate import SurrogateModel
+
+__all__ = ["Engine"]
+
+
+def _history_key(problem: TuningProblem, history: Sequence[Observation]) -> str:
+    parts = [problem.model_dump_json()]
+    parts.extend(o.model_dump_json() for o in history)
+    return config_key({"h": "\n".join(parts)})
+
+
+@dataclass
+class Engine:
+    """The offline optimization engine, grouped by the stage of a round.
+
+    Attributes:
+        proposer: Produces engine proposals.
+        risk_threshold: Candidates with a higher probability of breaching a guardrail are
+            dropped by `critique`.
+        diversity: Weight of spread against value when `critique` selects.
+        llm_share: Largest share of the K arms that LLM proposals may take in `propose`.
+        estimator: How `recommend` shrinks noisy results ("gp" or "eb").
+
+    Example:
+        >>> from rectune.domain import FloatParameter, MetricSpec, SearchSpace
+        >>> space = SearchSpace(parameters=[FloatParameter(name="w", low=0, high=4)])
+        >>> problem = TuningProblem(task="t", space=space, baseline={"w": 1.0}, metrics=[
+        ...     MetricSpec(name="clicks", role="primary", direction="increase")])
+        >>> engine = Engine()
+        >>> proposals = engine.propose(problem, [], 6, seed=0)
+        >>> ranking = engine.critique(problem, [], proposals, k=3)
+        >>> len(ranking.selected)
+        3
+        >>> engine.recommend(problem, []).is_baseline
+        True
+    """
+
+    proposer: BayesianProposer = field(default_factory=BayesianProposer)
+    risk_threshold: float = 0.2
+    diversity: float = 0.3
+    llm_share: float = 0.5
+    estimator: Estimator = "gp"
+    _cache: dict[str, SurrogateModel] = field(default_factory=dict, repr=False)
+
+    def fit(self, problem: TuningProblem, history: Sequence[Observation]) -> SurrogateModel:
+        """The surrogates for `history`, fitted once and reused while the history is the same."""
+        key = _history_key(problem, history)
+        if key not in self._cache:
+            # One round's worth of models is all the graph needs; keep memory flat.
+            self._cache.clear()
+            self._cache[key] = SurrogateModel.fit(problem, history, self.proposer.surrogate)
+        return self._cache[key]
+
+    def propose(
+        self,
+        problem: TuningProblem,
+        history: Sequence[Observation],
+        n: int,
+        *,
+        seed: int,
+        llm_proposals: Sequence[Proposal] = (),
+    ) -> list[Proposal]:
+        """Up to `n` proposals; LLM ones (if any) take at most `llm_share` of the slots."""
+        model = self.fit(problem, history)
+        engine = self.proposer.propose_with(model, n, seed=seed)
+        if not llm_proposals:
+            return engine
+        tested = [config_key(c) for c in model.tested]
+        merged = merge_proposals(
+            llm_proposals, engine, n, llm_share=self.llm_share, exclude_keys=tested
+        )
+        if len(merged) < n:
+            # The engine may have proposed the same configs the LLM did; top up from it.
+            extra = self.proposer.propose_with(
+                model, n - len(merged), seed=seed + 1, exclude=[p.key for p in merged]
+            )
+            merged.extend(extra)
+        return merged
+
+    def critique(
+        self,
+        problem: TuningProblem,
+        history: Sequence[Observation],
+        candidates: Sequence[Candidate],
+        k: int,
+    ) -> Ranking:
+        """Forecast, risk-filter and select up to `k` candidates."""
+        critic = SurrogateCritic(self.fit(problem, history), self.risk_threshold)
+        return critic.rank(candidates, k, diversity=self.diversity)
+
+    def recommend(
+        self, problem: TuningProblem, history: Sequence[Observation]
+    ) -> LaunchRecommendation:
+        """The configuration to ship now, and an optional confirmation arm."""
+        model = self.fit(problem, history) if self.estimator == "gp" else None
+        return recommend_launch(problem, history, model=model, estimator=self.estimator)
+
+    def view(self, problem: TuningProblem, history: Sequence[Observation]) -> SurrogateView:
+        """The surrogate's beliefs, for the actor's prompt."""
+        return surrogate_view(problem, history, model=self.fit(problem, history))

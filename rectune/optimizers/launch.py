@@ -1,0 +1,268 @@
+"""Launch recommendation: the configuration the system would ship after a round.
+
+Picking the arm with the best observed lift is biased upwards: among many noisy arms, the top
+one is usually the luckiest (the winner's curse). The recommendation therefore ranks tested
+configurations on a *shrunken* estimate: the surrogate's posterior mean at the tested point,
+which pulls a noisy result towards what its neighbours and the prior say, or, with
+``estimator="eb"``, an empirical-Bayes estimate that pulls each configuration's pooled lift
+towards the mean of all tested configurations by an amount set by its standard error.
+
+A configuration is only recommended when it is likely feasible (every guardrail holds with
+probability at least `min_p_feasible`) and likely better than production (probability at least
+`min_p_better`); otherwise production stays. When the recommendation rests on weak evidence, a
+confirmation arm re-testing it is proposed for the next round.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy.stats import norm
+
+from rectune.domain import Config, config_diff, config_key
+from rectune.optimizers._threads import single_blas_thread
+from rectune.optimizers.problem import Observation, Proposal, TuningProblem
+from rectune.optimizers.proposer import describe_delta
+from rectune.optimizers.surrogate import (
+    MetricForecast,
+    Prediction,
+    SurrogateModel,
+    forecasts,
+    objective_of,
+    p_guardrails_of,
+)
+
+__all__ = ["LaunchRecommendation", "empirical_bayes_shrink", "recommend_launch"]
+
+Estimator = Literal["gp", "eb"]
+
+
+@dataclass(frozen=True)
+class LaunchRecommendation:
+    """What to ship, how sure the engine is, and whether to confirm it first.
+
+    Attributes:
+        config: The configuration to ship (production when nothing is confidently better).
+        delta: Its change versus production.
+        is_baseline: Whether the advice is to keep production.
+        estimator: "gp" (surrogate posterior) or "eb" (empirical Bayes).
+        objective: Shrunken estimate of the weighted primary objective.
+        objective_sd: Its standard deviation.
+        p_better: Probability that the objective beats production.
+        p_feasible: Probability that every guardrail holds.
+        forecasts: Per-metric shrunken lifts with 95% intervals.
+        n_observations: How many arms tested exactly this configuration.
+        reason: One paragraph explaining the choice.
+        confirmation: A proposal to re-test the configuration, when its evidence is weak.
+        alternatives: The best few tested configurations with their numbers, for reports.
+    """
+
+    config: Config
+    delta: Config
+    is_baseline: bool
+    estimator: str
+    objective: float
+    objective_sd: float
+    p_better: float
+    p_feasible: float
+    forecasts: dict[str, MetricForecast]
+    n_observations: int
+    reason: str
+    confirmation: Proposal | None
+    alternatives: list[dict[str, Any]]
+
+
+def empirical_bayes_shrink(
+    lifts: Sequence[float], ses: Sequence[float], prior_sd: float | None = None
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
+    """Shrink independent noisy estimates towards their precision-weighted mean.
+
+    The spread of the true effects (tau squared) is estimated by the DerSimonian-Laird
+    method of moments; with fewer than two estimates `prior_sd` stands in for it (no
+    shrinkage when it is None).
+
+    Returns:
+        Posterior means and standard deviations, one per estimate.
+
+    Example:
+        >>> m, s = empirical_bayes_shrink([0.05, 0.01, 0.012], [0.04, 0.003, 0.003])
+        >>> bool(m[0] < 0.02)  # the lucky, noisy estimate is pulled in hard
+        True
+    """
+    y = np.asarray(lifts, dtype=np.float64)
+    v = np.maximum(np.asarray(ses, dtype=np.float64), 1e-9) ** 2
+    if y.size == 0:
+        return y, y
+    w = 1.0 / v
+    mu = float(np.sum(w * y) / np.sum(w))
+    if y.size >= 2:
+        q = float(np.sum(w * (y - mu) ** 2))
+        denom = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+        tau2 = max(0.0, (q - (y.size - 1)) / denom) if denom > 0 else 0.0
+    elif prior_sd is not None:
+        tau2, mu = prior_sd**2, 0.0
+    else:
+        return y, np.sqrt(v)
+    b = tau2 / (tau2 + v)
+    return mu + b * (y - mu), np.sqrt(b * v)
+
+
+def _eb_prediction(
+    problem: TuningProblem, history: Sequence[Observation], configs: list[Config]
+) -> Prediction:
+    names = [m.name for m in problem.metrics]
+    index = {config_key(c): i for i, c in enumerate(configs)}
+    mean = np.zeros((len(configs), len(names)))
+    std = np.full((len(configs), len(names)), problem.prior_lift_scale)
+    std[0] = 1e-9  # production: zero lift by definition
+    for j, name in enumerate(names):
+        # Pool repeated arms of the same configuration by inverse variance first.
+        sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for o in history:
+            if name in o.metrics and o.key in index and index[o.key] != 0:
+                est = o.metrics[name]
+                w = 1.0 / max(est.se, 1e-6) ** 2
+                acc = sums[index[o.key]]
+                acc[0] += w * est.lift
+                acc[1] += w
+        rows = sorted(sums)
+        if not rows:
+            continue
+        pooled = [sums[i][0] / sums[i][1] for i in rows]
+        pooled_se = [1.0 / math.sqrt(sums[i][1]) for i in rows]
+        m, s = empirical_bayes_shrink(pooled, pooled_se, problem.prior_lift_scale)
+        mean[rows, j] = m
+        std[rows, j] = s
+    return Prediction(names, mean, std)
+
+
+@single_blas_thread
+def recommend_launch(
+    problem: TuningProblem,
+    history: Sequence[Observation],
+    *,
+    model: SurrogateModel | None = None,
+    estimator: Estimator = "gp",
+    min_p_feasible: float = 0.9,
+    min_p_better: float = 0.8,
+    confirm_below: float = 0.95,
+    confirm_min_arms: int = 2,
+) -> LaunchRecommendation:
+    """The configuration to ship after the rounds in `history`.
+
+    Args:
+        problem: The tuning problem (production is `problem.baseline`).
+        history: Every observed arm so far.
+        model: A surrogate already fitted on `history`, to save a refit.
+        estimator: "gp" for the surrogate's posterior mean, "eb" for empirical Bayes.
+        min_p_feasible: Required probability that all guardrails hold.
+        min_p_better: Required probability of beating production on the objective.
+        confirm_below: Propose a confirmation arm when either probability is below this.
+        confirm_min_arms: Also propose one while fewer arms than this tested the config:
+            a single arm that looks best is exactly where the winner's curse bites.
+
+    Returns:
+        The recommendation; production when no tested configuration qualifies.
+
+    Example:
+        >>> from rectune.domain import FloatParameter, MetricSpec, SearchSpace
+        >>> from rectune.optimizers.problem import LiftEstimate
+        >>> space = SearchSpace(parameters=[FloatParameter(name="w", low=0, high=4)])
+        >>> problem = TuningProblem(task="t", space=space, baseline={"w": 1.0}, metrics=[
+        ...     MetricSpec(name="clicks", role="primary", direction="increase")])
+        >>> rec = recommend_launch(problem, [])
+        >>> rec.is_baseline
+        True
+    """
+    if model is None and estimator == "gp":
+        model = SurrogateModel.fit(problem, history)
+    if model is not None:
+        configs = model.tested
+        pred = model.predict(model.tested_x)
+    else:
+        seen: dict[str, Config] = {config_key(problem.baseline): problem.baseline}
+        for o in history:
+            seen.setdefault(o.key, o.config)
+        configs = list(seen.values())
+        pred = _eb_prediction(problem, history, configs)
+    obj, obj_sd = objective_of(problem, pred)
+    p_feas, _ = p_guardrails_of(problem, pred)
+    p_feas = p_feas.copy()
+    p_feas[0] = 1.0
+    p_better = np.asarray(norm.cdf(obj / np.maximum(obj_sd, 1e-12)), dtype=np.float64)
+    p_better[0] = 0.0
+    counts: dict[str, int] = defaultdict(int)
+    for o in history:
+        counts[o.key] += 1
+    eligible = (p_feas >= min_p_feasible) & (p_better >= min_p_better)
+    eligible[0] = True
+    score = np.where(eligible, obj, -np.inf)
+    score[0] = 0.0
+    i = int(np.argmax(score))
+    cfg = configs[i]
+    key = config_key(cfg)
+    order = np.argsort(-obj)[:5]
+    alternatives = [
+        {
+            "config": configs[r],
+            "objective": float(obj[r]),
+            "objective_sd": float(obj_sd[r]),
+            "p_better": float(p_better[r]),
+            "p_feasible": float(p_feas[r]),
+            "n_observations": counts[config_key(configs[r])],
+            "eligible": bool(eligible[r]),
+        }
+        for r in order
+    ]
+    fc = forecasts(problem, pred, i)
+    confirmation = None
+    if i == 0:
+        reason = (
+            "Keep production: no tested configuration is both likely better "
+            f"(P >= {min_p_better:.2f}) and likely within every guardrail "
+            f"(P >= {min_p_feasible:.2f}) on the shrunken estimates."
+        )
+    else:
+        reason = (
+            f"Ship {describe_delta(problem.baseline, cfg)}: shrunken objective "
+            f"{obj[i]:+.2%} (sd {obj_sd[i]:.2%}), P(better than production) = "
+            f"{p_better[i]:.2f}, P(all guardrails hold) = {p_feas[i]:.2f}, "
+            f"from {counts[key]} arm(s)."
+        )
+        if min(p_better[i], p_feas[i]) < confirm_below or counts[key] < confirm_min_arms:
+            confirmation = Proposal.from_config(
+                problem.space,
+                problem.baseline,
+                cfg,
+                hypothesis=(
+                    f"Confirm the launch candidate ({describe_delta(problem.baseline, cfg)}) "
+                    "before shipping it."
+                ),
+                explanation=(
+                    f"The evidence is not yet decisive ({counts[key]} arm(s), P(better) = "
+                    f"{p_better[i]:.2f}, P(guardrails hold) = {p_feas[i]:.2f}); another arm "
+                    "tells a lucky result from a real one before anything ships."
+                ),
+                source="confirm",
+                predicted={"objective": float(obj[i]), "p_feasible": float(p_feas[i])},
+            )
+    return LaunchRecommendation(
+        config=cfg,
+        delta=config_diff(problem.baseline, cfg),
+        is_baseline=i == 0,
+        estimator=estimator,
+        objective=float(obj[i]),
+        objective_sd=float(obj_sd[i]),
+        p_better=float(p_better[i]),
+        p_feasible=float(p_feas[i]),
+        forecasts=fc,
+        n_observations=counts[key],
+        reason=reason,
+        confirmation=confirmation,
+        alternatives=alternatives,
+    )
