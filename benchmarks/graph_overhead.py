@@ -60,25 +60,33 @@ def main() -> None:
     for _ in range(args.rounds):
         TIMERS.update(platform=0.0, engine=0.0)
         t0 = time.perf_counter()
-        rep = run_round(args.task, workspace=ws, model=None, approve=True,
-                        proposals_per_round=8, arms_per_ab=4)
+        rep = run_round(
+            args.task, workspace=ws, model=None, approve=True, proposals_per_round=8, arms_per_ab=4
+        )
         total = time.perf_counter() - t0
         if rep.status != "completed":
             raise SystemExit(f"round failed: {rep.error}")
-        per_round.append({
-            "round": rep.round,
-            "total_s": round(total, 3),
-            "platform_s": round(TIMERS["platform"], 3),
-            "engine_s": round(TIMERS["engine"], 3),
-            "graph_overhead_s": round(total - TIMERS["platform"] - TIMERS["engine"], 3),
-        })
+        per_round.append(
+            {
+                "round": rep.round,
+                "total_s": round(total, 3),
+                "platform_s": round(TIMERS["platform"], 3),
+                "engine_s": round(TIMERS["engine"], 3),
+                "graph_overhead_s": round(total - TIMERS["platform"] - TIMERS["engine"], 3),
+            }
+        )
     overheads = sorted(r["graph_overhead_s"] for r in per_round)
-    print(json.dumps({
-        "task": args.task,
-        "rounds": per_round,
-        "median_graph_overhead_s": overheads[len(overheads) // 2],
-        "target_s": 0.5,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "task": args.task,
+                "rounds": per_round,
+                "median_graph_overhead_s": overheads[len(overheads) // 2],
+                "target_s": 0.5,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

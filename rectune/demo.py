@@ -1,8 +1,8 @@
 """`make demo` / `rectune demo`: real tuning rounds on the embedded simulator, offline engine.
 
 The demo approves what the Critic keeps (it runs unattended) and, because the simulator can
-tell, prints how close each round's launch recommendation is to the task's true optimum; the
-agents never see that oracle.
+tell, prints the true (noise-free) lift of each round's launch recommendation; the agents never
+see that oracle.
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ from rectune.workspace import ensure_workspace
 __all__ = ["run_demo"]
 
 
-def _oracle_share(task: str, config: dict[str, Any], seed: int) -> str:
-    try:
-        from rectune.simulator.oracle import oracle_share_of_optimum
-    except ImportError:  # the oracle is a benchmark aid; the demo works without it
-        return "n/a"
-    return f"{oracle_share_of_optimum(task, config, seed=seed):.0%}"
+def _oracle_primary(task: str, config: dict[str, Any], metric: str, seed: int) -> str:
+    from rectune.simulator.oracle import oracle_lifts
+
+    return f"{oracle_lifts(task, config, seed=seed)[metric]:+.2%}"
 
 
 def run_demo(
@@ -83,7 +81,7 @@ def run_demo(
                 best,
                 str(aborted),
                 rec.get("candidate_id") or "keep production",
-                _oracle_share(task, rec_cfg, seed) if rec_cfg else "n/a",
+                _oracle_primary(task, rec_cfg, prim_name, seed) if rec_cfg else "n/a",
             )
         con.print(table)
     con.print(f"Workspace: {workspace}. Try: rectune history value_fusion -w {workspace}")

@@ -7,13 +7,14 @@ from typing import Any
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from pydantic import Field
 
 
 class ScriptedChatModel(GenericFakeChatModel):
     """A fake chat model whose `bind_tools` returns itself, so structured output works by
     scripting tool calls, and whose answers can depend on the prompt."""
 
-    prompts: list[str] = []
+    prompts: list[str] = Field(default_factory=list)
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
         return self

@@ -6,7 +6,6 @@ only adapt the skillhub, memory, optimizers and platform packages to the graph's
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -328,10 +327,14 @@ class Services:
                 f"{(arms + 1) * traffic:.0%} of traffic; allowed: at most 100%"
             )
         plan: dict[str, Any] = {
-            "control": "production", "arms": arms, "traffic_per_arm": traffic,
-            "days": self.ctx.days or d.days, "min_detectable_effect": d.min_detectable_effect,
-            "alpha": d.alpha, "power": d.power, "duration_from": "context" if self.ctx.days
-            else "skill default",
+            "control": "production",
+            "arms": arms,
+            "traffic_per_arm": traffic,
+            "days": self.ctx.days or d.days,
+            "min_detectable_effect": d.min_detectable_effect,
+            "alpha": d.alpha,
+            "power": d.power,
+            "duration_from": "context" if self.ctx.days else "skill default",
         }
         platform = self.platform()
         if hasattr(platform, "baselines"):
@@ -340,13 +343,20 @@ class Services:
             primary = skill.primary_metrics[0].name
             base = self._baseline(platform, skill.name, plan["days"], primary)
             users = int(traffic * getattr(platform, "population", 0))
-            power = power_analysis(base, d.min_detectable_effect, alpha=d.alpha, power=d.power,
-                                   max_traffic_per_arm=traffic)
+            power = power_analysis(
+                base,
+                d.min_detectable_effect,
+                alpha=d.alpha,
+                power=d.power,
+                max_traffic_per_arm=traffic,
+            )
             users = users or power.users_per_arm
             achievable = minimum_detectable_effect(base, users, alpha=d.alpha, power=d.power)
             plan["power_analysis"] = {
-                "metric": primary, "days": plan["days"],
-                "users_needed_per_arm": power.users_per_arm, "users_per_arm": users,
+                "metric": primary,
+                "days": plan["days"],
+                "users_needed_per_arm": power.users_per_arm,
+                "users_per_arm": users,
                 "powered_for_mde": power.feasible,
                 "detectable_effect_at_this_traffic": round(achievable, 5),
             }
@@ -367,7 +377,9 @@ class Services:
                 return MetricBaseline.model_validate(data[metric])
         found = platform.baselines(task, days)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({k: v.model_dump(mode="json") for k, v in found.items()}))
+        atomic_write_text(
+            path, json.dumps({k: v.model_dump(mode="json") for k, v in found.items()})
+        )
         return found[metric]
 
     def render(self, skill: Skill, arm: str, config: dict[str, Any]) -> str:
@@ -395,8 +407,9 @@ class Services:
         from rectune.memory.insight_stats import analyze_task
 
         skill = self.skill(task)
-        found = analyze_task(task, self.candidates(task), skill.space, skill.baseline,
-                             skill.metrics)
+        found = analyze_task(
+            task, self.candidates(task), skill.space, skill.baseline, skill.metrics
+        )
         return [f.model_dump(mode="json") for f in found]
 
     def cross_task(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:

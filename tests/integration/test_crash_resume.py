@@ -61,7 +61,9 @@ def test_killed_process_resumes_without_second_experiment(workspace: Path, when:
     assert rep.status == "awaiting_approval"
     child = subprocess.run(
         [sys.executable, "-c", CHILD, str(workspace), rep.thread_id, when],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert child.returncode == -9, child.stderr[-2000:]
     assert "survived" not in child.stdout

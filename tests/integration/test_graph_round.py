@@ -48,8 +48,12 @@ def test_interrupt_then_edit_then_resume(workspace: Path) -> None:
     rep2 = resume(rep.thread_id, bad, workspace=workspace)
     assert rep2.status == "awaiting_approval"
     assert any("div_topic_cap" in e for e in rep2.pending["errors"])  # type: ignore[index]
-    good = {"decisions": [{"id": ids[0], "action": "edit", "delta": {"div_topic_cap": 3}},
-                          {"id": ids[1], "action": "approve"}]}
+    good = {
+        "decisions": [
+            {"id": ids[0], "action": "edit", "delta": {"div_topic_cap": 3}},
+            {"id": ids[1], "action": "approve"},
+        ]
+    }
     final = resume(rep.thread_id, good, workspace=workspace)
     assert final.status == "completed", final.error
     assert final.results is not None and len(final.results.arms) == 2
@@ -68,31 +72,55 @@ def test_reject_all_ends_the_round_and_launches_nothing(workspace: Path) -> None
 
 
 def _proposals(deltas: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"proposals": [
-        {"hypothesis": f"h{i}", "explanation": "because",
-         "changes": [{"name": k, "value": v} for k, v in d.items()]}
-        for i, d in enumerate(deltas)
-    ]}
+    return {
+        "proposals": [
+            {
+                "hypothesis": f"h{i}",
+                "explanation": "because",
+                "changes": [{"name": k, "value": v} for k, v in d.items()],
+            }
+            for i, d in enumerate(deltas)
+        ]
+    }
 
 
 def test_round_with_scripted_llm_structured_output(workspace: Path) -> None:
     def route(prompt: str, n: int) -> AIMessage:
         if "new configurations for round" in prompt:
-            return tool_answer("ProposalBatch", _proposals([
-                {"vf_w_dwell": 1.0}, {"vf_w_negative": 1.5}, {"vf_w_click": 0.8, "vf_w_like": 0.6},
-            ]))
+            return tool_answer(
+                "ProposalBatch",
+                _proposals(
+                    [
+                        {"vf_w_dwell": 1.0},
+                        {"vf_w_negative": 1.5},
+                        {"vf_w_click": 0.8, "vf_w_like": 0.6},
+                    ]
+                ),
+            )
         if "Select the best" in prompt:
-            return tool_answer("Critique", {"selected": [
-                {"index": 0, "justification": "dwell weight is under-used"},
-                {"index": 1, "justification": "negatives are cheap to cut"},
-            ]})
+            return tool_answer(
+                "Critique",
+                {
+                    "selected": [
+                        {"index": 0, "justification": "dwell weight is under-used"},
+                        {"index": 1, "justification": "negatives are cheap to cut"},
+                    ]
+                },
+            )
         if "Rewrite each rule" in prompt:
             return tool_answer("RuleTexts", {"rules": []})
         return text_answer("Summary: nothing conclusive yet.")
 
     model = routing(route)
-    rep = run_round("value_fusion", workspace=workspace, model=model, approve=True,
-                    checkpointer=memory_checkpointer(), llm_share=1.0, **FAST)
+    rep = run_round(
+        "value_fusion",
+        workspace=workspace,
+        model=model,
+        approve=True,
+        checkpointer=memory_checkpointer(),
+        llm_share=1.0,
+        **FAST,
+    )
     assert rep.status == "completed", rep.error
     sources = [c.source for c in rep.candidates]
     assert sources.count("llm") >= 2
@@ -120,8 +148,15 @@ def test_xml_fallback_and_recovery_from_garbage(workspace: Path) -> None:
         return text_answer("no comment")
 
     model = routing(route)
-    rep = run_round("value_fusion", workspace=workspace, model=model, approve=True,
-                    llm_share=1.0, checkpointer=memory_checkpointer(), **FAST)
+    rep = run_round(
+        "value_fusion",
+        workspace=workspace,
+        model=model,
+        approve=True,
+        llm_share=1.0,
+        checkpointer=memory_checkpointer(),
+        **FAST,
+    )
     assert rep.status == "completed", rep.error
     assert calls["actor"] >= 2
     second = [p for p in model.prompts if "new configurations for round" in p][1]
@@ -141,8 +176,14 @@ def test_xml_fallback_and_recovery_from_garbage(workspace: Path) -> None:
 def test_several_offline_rounds_improve_the_elites(workspace: Path) -> None:
     best = []
     for _ in range(3):
-        rep = run_round("value_fusion", workspace=workspace, model=None, approve=True,
-                        checkpointer=memory_checkpointer(), **FAST)
+        rep = run_round(
+            "value_fusion",
+            workspace=workspace,
+            model=None,
+            approve=True,
+            checkpointer=memory_checkpointer(),
+            **FAST,
+        )
         assert rep.status == "completed", rep.error
         prim = [e.result.metrics["dwell_time"].relative_lift for e in rep.elites if e.result]
         best.append(max(prim, default=float("-inf")))
@@ -152,8 +193,15 @@ def test_several_offline_rounds_improve_the_elites(workspace: Path) -> None:
 
 @pytest.mark.parametrize("days_per_poll", [2])
 def test_waiting_state_then_resume(workspace: Path, days_per_poll: int) -> None:
-    rep = run_round("value_based_retrieval", workspace=workspace, model=None, approve=True,
-                    wait=False, poll_days=days_per_poll, **FAST)
+    rep = run_round(
+        "value_based_retrieval",
+        workspace=workspace,
+        model=None,
+        approve=True,
+        wait=False,
+        poll_days=days_per_poll,
+        **FAST,
+    )
     assert rep.status == "waiting"
     exp = rep.pending["experiment_id"]  # type: ignore[index]
     for _ in range(10):

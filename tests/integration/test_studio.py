@@ -30,9 +30,22 @@ def server(tmp_path: Path):  # type: ignore[no-untyped-def]
     env.pop("GOOGLE_API_KEY", None)
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(exe), "dev", "--port", str(port), "--host", "127.0.0.1", "--no-browser",
-         "--no-reload", "--config", str(ROOT / "langgraph.json")],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+        [
+            str(exe),
+            "dev",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--no-browser",
+            "--no-reload",
+            "--config",
+            str(ROOT / "langgraph.json"),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -67,8 +80,13 @@ def test_studio_runs_to_the_interrupt_and_resumes(server: str, tmp_path: Path) -
     assistants = client.assistants.search(graph_id="rectune")
     assert assistants
     thread = client.threads.create()
-    ctx = {"workspace": str(tmp_path / "ws"), "proposals_per_round": 6, "arms_per_ab": 3,
-           "days": 3, "model": "offline"}
+    ctx = {
+        "workspace": str(tmp_path / "ws"),
+        "proposals_per_round": 6,
+        "arms_per_ab": 3,
+        "days": 3,
+        "model": "offline",
+    }
     from rectune.workspace import ensure_workspace
 
     ensure_workspace(ctx["workspace"])

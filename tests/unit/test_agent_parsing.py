@@ -49,8 +49,14 @@ def test_unusable_xml_is_an_error_not_an_empty_list(text: str, reason: str) -> N
 
 def test_structured_batch_to_raw_keeps_numbers() -> None:
     batch = ProposalBatch.model_validate(
-        {"proposals": [{"hypothesis": "h", "changes": [{"name": "a", "value": "3"},
-                                                          {"name": "b", "value": 0.5}]}]}
+        {
+            "proposals": [
+                {
+                    "hypothesis": "h",
+                    "changes": [{"name": "a", "value": "3"}, {"name": "b", "value": 0.5}],
+                }
+            ]
+        }
     )
     assert batch.to_raw()[0]["delta"] == {"a": 3, "b": 0.5}
 

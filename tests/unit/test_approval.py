@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rectune.agents.approval import approval_payload, apply_decisions
+from rectune.agents.approval import apply_decisions, approval_payload
 from rectune.domain import Candidate, CandidateStatus, RuleConstraint, apply_delta, config_diff
 from rectune.skillhub.hub import SkillHub, shipped_skills_dir
 
@@ -23,9 +23,13 @@ def _cands(skill, n: int = 3) -> list[Candidate]:  # type: ignore[no-untyped-def
 
 def test_payload_is_json_and_shows_diffs(skill) -> None:  # type: ignore[no-untyped-def]
     cands = _cands(skill)
-    p = approval_payload(task=skill.name, round_no=1,
-                         candidates=[c.model_dump(mode="json") for c in cands],
-                         baseline=skill.baseline, ab_plan={"days": 7})
+    p = approval_payload(
+        task=skill.name,
+        round_no=1,
+        candidates=[c.model_dump(mode="json") for c in cands],
+        baseline=skill.baseline,
+        ab_plan={"days": 7},
+    )
     assert p["kind"] == "approval"
     assert p["candidates"][0]["diff_vs_baseline"] == {
         "div_mmr_lambda": {"from": skill.baseline["div_mmr_lambda"], "to": 0.2}
@@ -43,8 +47,12 @@ def test_approve_all_and_reject_all(skill) -> None:  # type: ignore[no-untyped-d
 
 def test_pick_edit_and_implicit_reject(skill) -> None:  # type: ignore[no-untyped-def]
     cands = _cands(skill)
-    ans = {"decisions": [{"id": "c0", "action": "approve"},
-                         {"id": "c1", "action": "edit", "delta": {"div_topic_cap": 3}}]}
+    ans = {
+        "decisions": [
+            {"id": "c0", "action": "approve"},
+            {"id": "c1", "action": "edit", "delta": {"div_topic_cap": 3}},
+        ]
+    }
     out = apply_decisions(ans, cands, space=skill.space, baseline=skill.baseline)
     assert [c.id for c in out.approved] == ["c0", "c1"]
     edited = out.approved[1]
@@ -56,7 +64,10 @@ def test_pick_edit_and_implicit_reject(skill) -> None:  # type: ignore[no-untype
 @pytest.mark.parametrize(
     ("answer", "msg"),
     [
-        ({"decisions": [{"id": "c0", "action": "edit", "delta": {"div_topic_cap": 99}}]}, "div_topic_cap"),
+        (
+            {"decisions": [{"id": "c0", "action": "edit", "delta": {"div_topic_cap": 99}}]},
+            "div_topic_cap",
+        ),
         ({"decisions": [{"id": "zz", "action": "approve"}]}, "unknown candidate"),
         ({"decisions": [{"id": "c0", "action": "launch"}]}, "not one of"),
         ({"decisions": [{"id": "c0", "action": "edit"}]}, "needs a non-empty"),
@@ -72,7 +83,8 @@ def test_bad_answers_are_errors_and_approve_nothing(skill, answer, msg) -> None:
 def test_human_may_override_a_rule_but_it_is_noted(skill) -> None:  # type: ignore[no-untyped-def]
     rule = RuleConstraint(parameter="div_mmr_lambda", op="<=", value=0.25)
     ans = {"decisions": [{"id": "c0", "action": "edit", "delta": {"div_mmr_lambda": 0.5}}]}
-    out = apply_decisions(ans, _cands(skill), space=skill.space, baseline=skill.baseline,
-                          constraints=[rule])
+    out = apply_decisions(
+        ans, _cands(skill), space=skill.space, baseline=skill.baseline, constraints=[rule]
+    )
     assert not out.errors
     assert "div_mmr_lambda <= 0.25" in out.approved[0].checks["rule_override"]
