@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rectune.domain.errors import SpecError
 
-__all__ = ["Direction", "MetricRole", "MetricSpec"]
+__all__ = ["Direction", "MetricRole", "MetricSpec", "find_metric", "with_role"]
 
 
 class MetricRole(StrEnum):
@@ -98,3 +99,16 @@ class MetricSpec(BaseModel):
         if self.guardrail_threshold is None:
             return True
         return self.sign * self.guardrail_threshold < self.sign * other.guardrail_threshold
+
+
+def with_role(metrics: Iterable[MetricSpec], role: MetricRole) -> list[MetricSpec]:
+    """The metrics of one role, most important (lowest priority number) first."""
+    return sorted((m for m in metrics if m.role is role), key=lambda m: m.priority)
+
+
+def find_metric(metrics: Iterable[MetricSpec], name: str, owner: str) -> MetricSpec:
+    """The metric called `name`; `KeyError` naming `owner` (e.g. "skill 'x'") otherwise."""
+    for m in metrics:
+        if m.name == name:
+            return m
+    raise KeyError(f"{owner} has no metric {name!r}")

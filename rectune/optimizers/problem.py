@@ -29,6 +29,7 @@ from rectune.domain import (
     config_diff,
     config_key,
 )
+from rectune.domain.metrics import find_metric, with_role
 
 __all__ = [
     "LiftEstimate",
@@ -106,21 +107,16 @@ class TuningProblem(BaseModel):
     @property
     def primaries(self) -> list[MetricSpec]:
         """The primary metrics, most important first."""
-        return sorted(
-            (m for m in self.metrics if m.role is MetricRole.PRIMARY), key=lambda m: m.priority
-        )
+        return with_role(self.metrics, MetricRole.PRIMARY)
 
     @property
     def guardrails(self) -> list[MetricSpec]:
         """The guardrail metrics."""
-        return [m for m in self.metrics if m.role is MetricRole.GUARDRAIL]
+        return with_role(self.metrics, MetricRole.GUARDRAIL)
 
     def metric(self, name: str) -> MetricSpec:
         """The metric called `name`."""
-        for m in self.metrics:
-            if m.name == name:
-                return m
-        raise KeyError(f"tuning problem {self.task!r}: no metric {name!r}")
+        return find_metric(self.metrics, name, f"tuning problem {self.task!r}")
 
     @property
     def objective_weights(self) -> dict[str, float]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rectune.domain.configs import Config
 from rectune.domain.errors import ConfigError, SpecError
-from rectune.domain.metrics import MetricRole, MetricSpec
+from rectune.domain.metrics import MetricRole, MetricSpec, find_metric, with_role
 from rectune.domain.parameters import SearchSpace
 from rectune.domain.rules import LearnedRule, RuleStatus
 from rectune.skillhub.template import CONTEXT_PLACEHOLDERS, placeholders
@@ -135,28 +135,21 @@ class Skill(BaseModel):
     @property
     def primary_metrics(self) -> list[MetricSpec]:
         """Primary metrics, most important first."""
-        return sorted(
-            (m for m in self.metrics if m.role is MetricRole.PRIMARY), key=lambda m: m.priority
-        )
+        return with_role(self.metrics, MetricRole.PRIMARY)
 
     @property
     def secondary_metrics(self) -> list[MetricSpec]:
         """Secondary metrics, most important first."""
-        return sorted(
-            (m for m in self.metrics if m.role is MetricRole.SECONDARY), key=lambda m: m.priority
-        )
+        return with_role(self.metrics, MetricRole.SECONDARY)
 
     @property
     def guardrails(self) -> list[MetricSpec]:
         """Guardrail metrics."""
-        return [m for m in self.metrics if m.role is MetricRole.GUARDRAIL]
+        return with_role(self.metrics, MetricRole.GUARDRAIL)
 
     def metric(self, name: str) -> MetricSpec:
         """The metric called `name`."""
-        for m in self.metrics:
-            if m.name == name:
-                return m
-        raise KeyError(f"skill {self.name!r} has no metric {name!r}")
+        return find_metric(self.metrics, name, f"skill {self.name!r}")
 
     @property
     def task(self) -> str:
