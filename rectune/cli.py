@@ -1,7 +1,10 @@
 """The ``rectune`` command line (typer + rich).
 
-Heavy modules (LangGraph, numpy, Chroma) are imported inside the commands so that
-``rectune --help`` answers fast.
+Heavy modules (LangGraph, numpy, Chroma, matplotlib) are imported inside the commands so that
+``rectune --help`` answers fast (see ``benchmarks/cli_startup.py``).
+
+Exit codes: 0 success, 1 a round ended ``failed`` (or a benchmark failed), 2 a user error
+(one line on stderr, never a traceback), 130 interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,8 +15,65 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+USER_ERROR_EXIT = 2
+
+
+class UserError(Exception):
+    """An error caused by the user's input: one clear line, no traceback."""
+
+
+def user_error_message(exc: BaseException) -> str | None:
+    """The one-line message for an error the user can fix, or None for a bug.
+
+    Errors rectune raises on purpose (`RecTuneError`), invalid inputs caught by pydantic and
+    missing files are the user's to fix; anything else is a bug and keeps its traceback.
+    """
+    if isinstance(exc, UserError):
+        return str(exc)
+    from pydantic import ValidationError
+
+    from rectune.domain import RecTuneError
+
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or exc.title
+        return f"{exc.title}: {where}: {first['msg']}"
+    if isinstance(exc, RecTuneError):
+        # KeyError subclasses quote their message; people should not see the quotes.
+        return str(exc.args[0] if exc.args else exc).strip()
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)
+    return None
+
+
+class _Group(TyperGroup):
+    """The root command group: turns user errors of any sub-command into one line on stderr.
+
+    Handling them here rather than in `main` means typer's test runner sees the same exit
+    codes and messages as a shell does.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            message = user_error_message(exc)
+            if message is None:
+                raise
+            sys.stderr.write(f"error: {message}\n")
+            raise typer.Exit(USER_ERROR_EXIT) from None
+
 
 app = typer.Typer(
+    cls=_Group,
     name="rectune",
     help="Tune multi-stage recommender configurations with agents and A/B tests.",
     no_args_is_help=True,
@@ -33,10 +93,6 @@ WorkspaceOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-class UserError(Exception):
-    """An error caused by the user's input: one clear line, no traceback."""
-
-
 def _console() -> Any:
     from rich.console import Console
 
@@ -51,15 +107,47 @@ def _print_json(data: Any) -> None:
 
 
 @app.command()
-def init(directory: Annotated[Path, typer.Argument(help="Folder to create.")] = Path(".")) -> None:
-    """Create a workspace with the shipped skills, settings, journal, index and checkpoints."""
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create.")] = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a workspace with the shipped skills, settings, journal, index and checkpoints.
+
+    Refuses a folder that already holds a workspace or anything else.
+    """
     from rectune.workspace import init_workspace
 
     ws = init_workspace(directory)
+    skills = sorted(p.name for p in ws.skills.iterdir() if p.is_dir())
+    if as_json:
+        _print_json({"workspace": str(ws.root), "skills": skills})
+        return
     _console().print(
-        f"[green]Created workspace[/green] {ws.root} with skills: "
-        + ", ".join(sorted(p.name for p in ws.skills.iterdir() if p.is_dir()))
+        f"[green]Created workspace[/green] {ws.root} with skills: " + ", ".join(skills)
     )
+
+
+def _need_workspace(workspace: Path) -> None:
+    """Refuse a folder that is not a workspace, instead of reporting it as empty."""
+    from rectune.workspace import SETTINGS_FILE
+
+    if not (workspace / SETTINGS_FILE).is_file():
+        raise UserError(
+            f"{workspace} is not a rectune workspace (no {SETTINGS_FILE}); "
+            f"create one with: rectune init {workspace}"
+        )
+
+
+def _require_skill(workspace: Path, task: str) -> None:
+    """Fail early, with the known names, when `task` is not a skill of the workspace."""
+    from rectune.skillhub.hub import SkillHub
+
+    if (workspace / "skills").is_dir():
+        SkillHub.in_workspace(workspace, install=False).get(task)
+    else:
+        from rectune.skillhub.hub import shipped_skills_dir
+
+        SkillHub(shipped_skills_dir()).get(task)
 
 
 # ------------------------------------------------------------------ rounds
@@ -94,7 +182,7 @@ def _options(
 def run(
     task: Annotated[str, typer.Argument(help="Skill to tune, e.g. value_fusion.")],
     workspace: WorkspaceOpt = Path("."),
-    rounds: Annotated[int, typer.Option(help="Rounds to run in a row.")] = 1,
+    rounds: Annotated[int, typer.Option(help="Rounds to run in a row (at least 1).")] = 1,
     model: Annotated[
         str | None, typer.Option(help="'provider:model'; 'offline' forces the engine.")
     ] = None,
@@ -117,6 +205,7 @@ def run(
 
     if rounds < 1:
         raise UserError(f"--rounds {rounds}: must be at least 1")
+    _require_skill(workspace, task)
     opts = _options(proposals, arms, steer, seed, days, traffic, single_agent)
     kwargs: dict[str, Any] = {"workspace": workspace, "approve": yes, **opts}
     if model is not None:
@@ -150,6 +239,7 @@ def approve(
     as_json: JsonOpt = False,
 ) -> None:
     """Review the candidates of a round in the terminal, then resume it."""
+    _need_workspace(workspace)
     from rectune.api import resume, status
     from rectune.cli_review import interactive_review
     from rectune.cli_view import RoundProgress, print_round
@@ -178,9 +268,12 @@ def approve(
             raise UserError("--all and --reject exclude each other")
         answer = "approve" if approve_all else "reject"
     else:
-        answer = interactive_review(report.pending, workspace)
+        from rich.console import Console
+
+        # With --json the review talks on stderr so that stdout stays parseable.
+        answer = interactive_review(report.pending, workspace, Console(stderr=as_json))
         if answer is None:
-            _console().print("Nothing decided; the round still awaits approval.")
+            Console(stderr=True).print("Nothing decided; the round still awaits approval.")
             return
     with RoundProgress(enabled=not as_json) as progress:
         final = resume(thread, answer, workspace=workspace, on_event=progress.event)
@@ -197,6 +290,7 @@ def resume_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Continue a round that is waiting for its A/B test or was interrupted."""
+    _need_workspace(workspace)
     from rectune.api import resume
     from rectune.cli_view import RoundProgress, print_round
 
@@ -215,6 +309,7 @@ def status_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Rounds of the workspace and where each one is."""
+    _need_workspace(workspace)
     from rectune.api import status
     from rectune.cli_view import print_round, print_threads
 
@@ -237,9 +332,11 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """The task's experiment journal as a table."""
+    _need_workspace(workspace)
     from rectune.cli_view import print_history
     from rectune.memory.journal import Journal
 
+    _require_skill(workspace, task)
     cands = Journal.in_workspace(workspace).candidates(task)
     if as_json:
         _print_json([c.model_dump(mode="json") for c in cands])
@@ -272,6 +369,7 @@ def skills_list(
     drafts: Annotated[bool, typer.Option(help="Include drafts.")] = False,
 ) -> None:
     """Skills the workspace holds."""
+    _need_workspace(workspace)
     from rectune.skillhub.hub import SkillHub
 
     hub = SkillHub.in_workspace(workspace, install=False)
@@ -313,13 +411,18 @@ def skills_show(
     name: str,
     workspace: WorkspaceOpt = Path("."),
     version: Annotated[int | None, typer.Option(help="An older version.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Print a skill's SKILL.md."""
+    """Print a skill's SKILL.md (or, with --json, the parsed skill)."""
+    _need_workspace(workspace)
     from rectune.skillhub.hub import SkillHub
     from rectune.skillhub.writer import render_skill
 
     hub = SkillHub.in_workspace(workspace, install=False)
     skill = hub.get(name) if version is None else hub.get_version(name, version)
+    if as_json:
+        _print_json(skill.model_dump(mode="json"))
+        return
     sys.stdout.write(render_skill(skill))
 
 
@@ -331,6 +434,7 @@ def skills_diff(
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Unified diff between two versions (B defaults to the current one)."""
+    _need_workspace(workspace)
     from rectune.skillhub.hub import SkillHub
 
     sys.stdout.write(
@@ -343,6 +447,7 @@ def skills_versions(
     name: str, workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False
 ) -> None:
     """Every version of a skill with its reason."""
+    _need_workspace(workspace)
     from rectune.skillhub.hub import SkillHub
 
     entries = SkillHub.in_workspace(workspace, install=False).versions(name)
@@ -359,12 +464,67 @@ def skills_rollback(
     version: int,
     workspace: WorkspaceOpt = Path("."),
     reason: Annotated[str, typer.Option(help="Why.")] = "rolled back by a person",
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a new version equal to an older one."""
+    _need_workspace(workspace)
     from rectune.skillhub.hub import SkillHub
 
     skill = SkillHub.in_workspace(workspace, install=False).rollback(name, version, reason)
+    if as_json:
+        _print_json({"skill": name, "version": skill.version, "copy_of": version})
+        return
     _console().print(f"{name}: now version {skill.version} (copy of v{version})")
+
+
+# ------------------------------------------------------------------ reports and benchmarks
+
+
+@app.command()
+def report(
+    task: Annotated[str, typer.Argument(help="Task whose history to report.")],
+    workspace: WorkspaceOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write an HTML report with plots: Pareto front, lifts per round, sensitivity, rules."""
+    _need_workspace(workspace)
+    from rectune.report import build_report
+
+    files = build_report(workspace, task)
+    if as_json:
+        _print_json(files.to_json())
+        return
+    con = _console()
+    con.print(f"[green]Report written[/green]: {files.index}")
+    if not files.tested:
+        con.print(f"No tested configuration for {task} yet; the report says so.")
+    for name, path in files.plots.items():
+        con.print(f"  {name}: {path}")
+
+
+def _bench_script() -> Path:
+    return Path(__file__).resolve().parents[1] / "benchmarks" / "tuning.py"
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def bench(ctx: typer.Context) -> None:
+    """Run the tuning benchmark (benchmarks/tuning.py); extra arguments are passed on.
+
+    Example: ``rectune bench --quick``.
+    """
+    import subprocess
+
+    script = _bench_script()
+    if not script.is_file():
+        raise UserError(
+            f"the tuning benchmark is not available: {script} does not exist "
+            "(it ships with a source checkout of rectune)"
+        )
+    code = subprocess.call([sys.executable, str(script), *ctx.args])
+    if code != 0:
+        raise typer.Exit(code)
 
 
 # ------------------------------------------------------------------ simulator
@@ -372,7 +532,7 @@ def skills_rollback(
 
 @sim_app.command("aa")
 def sim_aa(
-    runs: Annotated[int, typer.Option(help="A/A experiments to run.")] = 200,
+    runs: Annotated[int, typer.Option(min=1, help="A/A experiments to run.")] = 200,
     seed: int = 0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -387,11 +547,16 @@ def sim_aa(
 
 
 @sim_app.command("calibrate")
-def sim_calibrate(seed: int = 0, as_json: JsonOpt = False) -> None:
+def sim_calibrate(
+    seed: int = 0,
+    runs: Annotated[int, typer.Option(min=1, help="Experiments for power and coverage.")] = 200,
+    aa_runs: Annotated[int, typer.Option(min=1, help="A/A experiments for false positives.")] = 400,
+    as_json: JsonOpt = False,
+) -> None:
     """False-positive rate, power at the MDE, CI coverage and simulator speed."""
     from rectune.tools.aa import calibrate
 
-    out = calibrate(seed=seed)
+    out = calibrate(seed=seed, runs=runs, aa_runs=aa_runs)
     if as_json:
         _print_json(out)
     else:
@@ -399,24 +564,8 @@ def sim_calibrate(seed: int = 0, as_json: JsonOpt = False) -> None:
 
 
 def main() -> None:
-    """Console entry point: user errors print one line and exit non-zero."""
-    try:
-        app()
-    except UserError as exc:
-        _fail(str(exc))
-    except Exception as exc:
-        from pydantic import ValidationError
-
-        from rectune.domain import RecTuneError
-
-        if isinstance(exc, RecTuneError | ValidationError | KeyError | FileNotFoundError):
-            _fail(str(exc).strip("'\""))
-        raise
-
-
-def _fail(message: str) -> None:
-    sys.stderr.write(f"error: {message}\n")
-    raise SystemExit(2)
+    """Console entry point; the root group already turns user errors into one line."""
+    app()
 
 
 if __name__ == "__main__":

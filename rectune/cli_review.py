@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.prompt import Prompt
 
-from rectune.cli_view import _candidate_table
+from rectune.cli_view import _candidate_table, format_plan
 from rectune.domain import ConfigError, apply_delta
 from rectune.skillhub.hub import SkillHub
 
@@ -37,11 +38,12 @@ def interactive_review(
     plan = payload.get("ab_plan", {})
     con.rule(f"Review: {payload['task']} round {payload.get('round')}")
     _candidate_table(con, rows)
-    con.print(f"A/B plan: {plan}")
+    con.print(escape(format_plan(plan)))
     for err in payload.get("errors", []):
-        con.print(f"[red]{err}[/red]")
+        con.print(f"[red]{escape(str(err))}[/red]")
+    # Square brackets are rich markup; the letter hints must be escaped to be shown.
     choice = Prompt.ask(
-        "[a]pprove all, [p]ick some, [e]dit then approve, [r]eject all, [q]uit",
+        escape("[a]pprove all, [p]ick some, [e]dit then approve, [r]eject all, [q]uit"),
         choices=["a", "p", "e", "r", "q"],
         default="a",
         console=con,
@@ -69,7 +71,7 @@ def interactive_review(
     configs = {r["id"]: {**skill.baseline, **r["delta"]} for r in rows}
     for idx, cid in enumerate(ids, 1):
         act = Prompt.ask(
-            f"#{idx} {cid}: [a]pprove, [e]dit, [r]eject",
+            escape(f"#{idx} {cid}: [a]pprove, [e]dit, [r]eject"),
             choices=["a", "e", "r"],
             default="a",
             console=con,
@@ -89,10 +91,10 @@ def interactive_review(
                 name, value = parse_assignment(text)
                 apply_delta(skill.space, configs[cid], {**edits, name: value})
             except (ValueError, ConfigError) as exc:
-                con.print(f"  [red]{exc}[/red]")
+                con.print(f"  [red]{escape(str(exc))}[/red]")
                 continue
             edits[name] = value
-            con.print(f"  [green]ok[/green] {name} = {value}")
+            con.print(f"  [green]ok[/green] {escape(name)} = {escape(str(value))}")
         decisions.append(
             {"id": cid, "action": "edit", "delta": edits}
             if edits

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rectune.api import RoundReport, ThreadInfo
 from rectune.domain import Candidate
 
-__all__ = ["RoundProgress", "print_history", "print_round", "print_threads"]
+__all__ = ["RoundProgress", "format_plan", "print_history", "print_round", "print_threads"]
 
 PHASES = {
     "load_context": "loaded skill, memory and retrieval",
@@ -28,13 +30,30 @@ PHASES = {
 }
 
 
+class _ProgressWithTable(Progress):
+    """A progress display that also renders a table under its bars, refreshed with them."""
+
+    table: Table | None = None
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        if self.table is not None:
+            yield self.table
+
+
 class RoundProgress:
-    """Progress bars for each phase and for the simulated A/B days."""
+    """Progress bars for each phase and for the simulated A/B days, plus a live arms table.
+
+    The table lists the arms the Critic kept with their changes; once the A/B test reports,
+    each arm's lifts (primary first) fill in.
+    """
 
     def __init__(self, enabled: bool = True, console: Console | None = None) -> None:
         self.enabled = enabled
         self.console = console or Console(stderr=True)
-        self.progress = Progress(
+        self.arms: list[dict[str, Any]] = []
+        self.lifts: dict[str, dict[str, str]] = {}
+        self.progress = _ProgressWithTable(
             SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
@@ -47,21 +66,26 @@ class RoundProgress:
         self.days_task: Any = None
 
     def __enter__(self) -> RoundProgress:
-        if self.enabled:
+        return self
+
+    def _start(self) -> None:
+        # Bars appear with the first event, so an option rejected before the round starts
+        # leaves only its error message on the terminal.
+        if self.phase_task is None:
             self.progress.start()
             self.phase_task = self.progress.add_task("round", total=len(PHASES))
-        return self
 
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.enabled:
+        if self.enabled and self.phase_task is not None:
             self.progress.stop()
 
     def event(self, node: str, data: dict[str, Any]) -> None:
         """Receive one event from the API's stream."""
         if not self.enabled:
             return
+        self._start()
         if node == "progress":
             if data.get("phase") == "ab_test":
                 total = max(1, int(data.get("days_total") or 1))
@@ -75,7 +99,39 @@ class RoundProgress:
             detail = f": {len(data.get('proposals', []))} proposals"
         elif node == "critic" and "candidates" in data:
             detail = f": kept {len(data.get('candidates', []))}"
+            self.arms = [c for c in data["candidates"] if isinstance(c, dict)]
+        elif node == "online" and isinstance(data.get("results"), dict):
+            self._take_results(data["results"])
+        self.progress.table = self._arms_table()
         self.progress.update(self.phase_task, advance=1, description=f"{label}{detail}")
+
+    def _take_results(self, results: dict[str, Any]) -> None:
+        for arm in results.get("arms", []):
+            cid = arm.get("candidate_id") or arm.get("arm", "")
+            cells: dict[str, str] = {}
+            for name, m in arm.get("metrics", {}).items():
+                mark = "*" if m.get("significant") else ""
+                cells[name] = f"{float(m.get('relative_lift', 0.0)):+.2%}{mark}"
+            if arm.get("aborted"):
+                cells["status"] = "aborted"
+            self.lifts[cid] = cells
+
+    def _arms_table(self) -> Table | None:
+        if not self.arms:
+            return None
+        metrics = sorted({m for cells in self.lifts.values() for m in cells if m != "status"})
+        table = Table("arm", "changes", *metrics, title="arms (* = significant)")
+        for c in self.arms:
+            cid = str(c.get("id", ""))
+            delta = c.get("delta") or {}
+            changes = ", ".join(f"{k}={v}" for k, v in delta.items())
+            cells = self.lifts.get(cid, {})
+            table.add_row(
+                escape(cid),
+                escape(changes),
+                *[cells.get(m, "") for m in metrics],
+            )
+        return table
 
 
 def _fmt_metric(m: Any) -> str:
@@ -137,26 +193,55 @@ def print_round(report: RoundReport, workspace: str | Path, console: Console | N
 
 
 def _candidate_table(con: Console, rows: list[dict[str, Any]]) -> None:
-    table = Table(
-        "id", "changes vs production", "hypothesis", "critic", "predicted", show_lines=True
-    )
-    for r in rows:
+    """Candidates numbered from 1 (the numbers the review prompts ask for)."""
+    table = Table(show_lines=True, title="candidates (changes against production)")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("id", overflow="fold", min_width=10)
+    table.add_column("changes", overflow="fold")
+    table.add_column("hypothesis", overflow="fold")
+    table.add_column("critic", overflow="fold")
+    table.add_column("predicted lift [95%]", overflow="fold")
+    for n, r in enumerate(rows, 1):
         diff = "\n".join(
             f"{k}: {v['from']} -> {v['to']}" for k, v in r.get("diff_vs_baseline", {}).items()
         )
-        pred = "\n".join(
+        pred = r.get("predicted", {})
+        lines = [
             f"{k.removeprefix('predicted_')}: {v}"
-            for k, v in r.get("predicted", {}).items()
-            if k.startswith("predicted_") or k == "breach_probability"
-        )
+            for k, v in pred.items()
+            if k.startswith("predicted_")
+        ]
+        if "breach_probability" in pred:
+            lines.insert(0, f"guardrail risk: {pred['breach_probability']}")
         table.add_row(
+            str(n),
             r["id"],
-            diff,
-            r.get("hypothesis", "")[:200],
-            r.get("critic_justification", "")[:200],
-            pred,
+            escape(diff),
+            escape(r.get("hypothesis", "")[:200]),
+            escape(r.get("critic_justification", "")[:200]),
+            escape("\n".join(lines)),
         )
     con.print(table)
+
+
+def format_plan(plan: dict[str, Any]) -> str:
+    """One line describing an A/B plan of the approval payload."""
+    if not plan:
+        return "A/B plan: (none)"
+    parts = [
+        f"{plan.get('arms', '?')} arm(s) against {plan.get('control', 'production')}",
+        f"{float(plan['traffic_per_arm']):.1%} of traffic each"
+        if plan.get("traffic_per_arm") is not None
+        else "",
+        f"{plan['days']} day(s)" if plan.get("days") is not None else "",
+    ]
+    stats = ", ".join(
+        f"{k.replace('_', ' ')} {plan[k]}"
+        for k in ("min_detectable_effect", "alpha", "power")
+        if plan.get(k) is not None
+    )
+    text = "A/B plan: " + ", ".join(p for p in parts if p)
+    return text + (f" ({stats})" if stats else "")
 
 
 def print_threads(threads: list[ThreadInfo], console: Console | None = None) -> None:
