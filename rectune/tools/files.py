@@ -1,0 +1,390 @@
+"""A file hand-off platform for teams whose A/B system has no API.
+
+``launch`` writes, into ``<directory>/<experiment_id>/``:
+
+* ``spec.json`` - the experiment spec (arms, traffic, days, metrics);
+* ``arms/<arm>.json`` - one rendered configuration file per arm, ready to deploy;
+* ``README.txt`` - what to do and the expected results format.
+
+A person runs the test on their platform and drops ``results.json`` into the same folder.
+Until then the experiment is RUNNING. The results file is validated completely (arms, metrics,
+numbers) before anything is recorded; a bad file raises `ResultsFileError` naming the problem
+and leaves the recorded state untouched, so a corrected file can simply replace it.
+
+``results.json`` format::
+
+    {
+      "days_run": 7,                      # optional, defaults to the planned days
+      "state": "completed",               # optional: "completed" (default) or "aborted"
+      "arms": {
+        "<treatment arm>": {
+          "aborted": false,               # optional
+          "abort_reason": null,           # optional
+          "metrics": {
+            "<metric>": {
+              "relative_lift": 0.012, "ci_low": 0.002, "ci_high": 0.022, "p_value": 0.03,
+              "control_mean": 812.0, "treatment_mean": 821.7,   # optional
+              "n_control": 6000, "n_treatment": 6000            # optional
+            }
+          }
+        }
+      },
+      "srm_p_value": 0.41                 # optional
+    }
+
+Every treatment arm must appear with every metric of the experiment; the control arm is the
+reference and is not listed. Holm's correction is applied across all (arm, metric) pairs.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from rectune.domain import (
+    ArmResult,
+    ExperimentResult,
+    ExperimentSpec,
+    ExperimentState,
+    MetricResult,
+    RecTuneError,
+    SpecError,
+)
+from rectune.tools.analysis import SRM_ALPHA
+from rectune.tools.platform import (
+    ExperimentNotFoundError,
+    ExperimentStatus,
+    experiment_id_for,
+    spec_fingerprint,
+)
+from rectune.tools.simulated import revalidate
+from rectune.tools.stats import holm
+from rectune.tools.store import atomic_write_json, atomic_write_text, platform_lock, read_json
+
+__all__ = ["FileHandoffPlatform", "ResultsFileError"]
+
+_REQUIRED = ("relative_lift", "ci_low", "ci_high", "p_value")
+_OPTIONAL_FLOAT = ("control_mean", "treatment_mean")
+_OPTIONAL_INT = ("n_control", "n_treatment")
+
+
+class ResultsFileError(RecTuneError, ValueError):
+    """A dropped results file is malformed; the message names the file and the problem."""
+
+
+class FileHandoffPlatform:
+    """`ABPlatform` that hands experiments to people through a directory.
+
+    Args:
+        directory: Shared folder; one sub-folder per experiment.
+        known_metrics: Metrics allowed per task (defaults to every metric an experiment
+            names; when the spec lists none, the results file defines them).
+    """
+
+    def __init__(
+        self, directory: Path | str, known_metrics: dict[str, list[str]] | None = None
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.known_metrics = known_metrics or {}
+
+    # ----------------------------------------------------------------- helpers
+    def _folder(self, experiment_id: str) -> Path:
+        folder = self.directory / experiment_id
+        if not (folder / "record.json").exists():
+            raise ExperimentNotFoundError(f"no experiment {experiment_id!r} in {self.directory}")
+        return folder
+
+    def _record(self, experiment_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = read_json(self._folder(experiment_id) / "record.json")
+        return data
+
+    def _metrics(self, spec: ExperimentSpec) -> list[str]:
+        if spec.metrics:
+            return list(spec.metrics)
+        return list(self.known_metrics.get(spec.task, []))
+
+    # ----------------------------------------------------------------- protocol
+    def launch(self, spec: ExperimentSpec, idempotency_key: str) -> str:
+        """Write the spec and one config file per arm; the same key returns the same id."""
+        if not idempotency_key:
+            raise SpecError("idempotency_key: must be a non-empty string")
+        spec = revalidate(spec)
+        allowed = self.known_metrics.get(spec.task)
+        if allowed is not None:
+            bad = [m for m in spec.metrics if m not in allowed]
+            if bad:
+                raise SpecError(
+                    f"experiment metrics: unknown metric {bad[0]!r}; allowed: {allowed}"
+                )
+        eid = experiment_id_for(idempotency_key, prefix="handoff")
+        fingerprint = spec_fingerprint(spec)
+        with platform_lock(self.directory):
+            folder = self.directory / eid
+            if (folder / "record.json").exists():
+                record = read_json(folder / "record.json")
+                if record["fingerprint"] != fingerprint:
+                    raise SpecError(
+                        f"idempotency_key {idempotency_key!r} was already used for experiment "
+                        f"{eid} with a different spec; use a new key"
+                    )
+                return eid
+            atomic_write_json(folder / "spec.json", spec.model_dump(mode="json"))
+            for arm in spec.arms:
+                atomic_write_json(
+                    folder / "arms" / f"{arm.name}.json",
+                    {
+                        "experiment_id": eid,
+                        "task": spec.task,
+                        "arm": arm.name,
+                        "role": "control" if arm.name == spec.control.name else "treatment",
+                        "traffic": arm.traffic,
+                        "config": arm.config,
+                    },
+                )
+            metrics = self._metrics(spec)
+            atomic_write_text(
+                folder / "README.txt",
+                f"Experiment {eid} (task {spec.task}, {spec.days} days).\n"
+                f"Deploy arms/<arm>.json with the traffic shown, run the test, then drop\n"
+                f"results.json here. Treatment arms: "
+                f"{', '.join(a.name for a in spec.treatments)}.\n"
+                f"Metrics: {', '.join(metrics) if metrics else '(any)'}.\n"
+                "Format: see rectune/tools/files.py or docs/platforms.md.\n",
+            )
+            atomic_write_json(
+                folder / "record.json",
+                {
+                    "experiment_id": eid,
+                    "idempotency_key": idempotency_key,
+                    "fingerprint": fingerprint,
+                    "state": ExperimentState.RUNNING.value,
+                    "abort_reason": None,
+                    "result": None,
+                },
+            )
+        return eid
+
+    def status(self, experiment_id: str) -> ExperimentStatus:
+        """RUNNING until a valid results file arrives; a malformed file raises."""
+        record = self._record(experiment_id)
+        spec = ExperimentSpec.model_validate(read_json(self._folder(experiment_id) / "spec.json"))
+        if record["state"] == ExperimentState.RUNNING.value:
+            result = self._ingest(experiment_id, spec)
+            if result is not None:
+                record = self._record(experiment_id)
+        result_data = record.get("result")
+        days_run = result_data["days_run"] if result_data else 0
+        aborted = {}
+        if result_data:
+            aborted = {
+                a["arm"]: a.get("abort_reason") or "aborted"
+                for a in result_data["arms"]
+                if a.get("aborted")
+            }
+        return ExperimentStatus(
+            experiment_id=experiment_id,
+            task=spec.task,
+            state=ExperimentState(record["state"]),
+            days_run=days_run,
+            days_total=spec.days,
+            aborted_arms=aborted,
+            abort_reason=record.get("abort_reason"),
+        )
+
+    def results(self, experiment_id: str) -> ExperimentResult:
+        """The validated results; raises `ResultsFileError` if there are none yet."""
+        self.status(experiment_id)
+        record = self._record(experiment_id)
+        if record.get("result") is None:
+            raise ResultsFileError(
+                f"experiment {experiment_id}: no results yet; drop results.json into "
+                f"{self.directory / experiment_id}"
+            )
+        return ExperimentResult.model_validate(record["result"])
+
+    def abort(self, experiment_id: str, reason: str) -> ExperimentStatus:
+        """Mark a running hand-off experiment aborted (tell the people running it)."""
+        folder = self._folder(experiment_id)
+        with platform_lock(self.directory):
+            record = self._record(experiment_id)
+            if record["state"] == ExperimentState.RUNNING.value:
+                record["state"] = ExperimentState.ABORTED.value
+                record["abort_reason"] = reason or "aborted"
+                atomic_write_json(folder / "record.json", record)
+                atomic_write_text(folder / "ABORTED.txt", f"{reason}\n")
+        return self.status(experiment_id)
+
+    # ----------------------------------------------------------------- validation
+    def _ingest(self, experiment_id: str, spec: ExperimentSpec) -> ExperimentResult | None:
+        folder = self._folder(experiment_id)
+        path = folder / "results.json"
+        if not path.exists():
+            return None
+        result = parse_results(path, experiment_id, spec, self._metrics(spec))
+        with platform_lock(self.directory):
+            record = self._record(experiment_id)
+            if record["state"] != ExperimentState.RUNNING.value:
+                return None
+            record["state"] = result.state.value
+            record["result"] = result.model_dump(mode="json")
+            atomic_write_json(folder / "record.json", record)
+        return result
+
+
+def _number(where: str, value: object, *, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ResultsFileError(f"{where}: {value!r} is not a number")
+    if not math.isfinite(float(value)):
+        raise ResultsFileError(f"{where}: {value!r} is not a finite number")
+    if integer and (float(value) != int(value) or value < 0):
+        raise ResultsFileError(f"{where}: {value!r} is not a non-negative integer")
+    return float(value)
+
+
+def parse_results(
+    path: Path, experiment_id: str, spec: ExperimentSpec, metrics: list[str]
+) -> ExperimentResult:
+    """Read and fully validate a results file against its experiment.
+
+    Raises:
+        ResultsFileError: unreadable JSON, unknown or missing arm, missing or unknown metric,
+            malformed numbers, inconsistent intervals or p-values outside [0, 1].
+    """
+    import json
+
+    name = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsFileError(f"{name}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ResultsFileError(f"{name}: the top level must be an object with an 'arms' key")
+    unknown_top = sorted(set(data) - {"days_run", "state", "arms", "srm_p_value", "notes"})
+    if unknown_top:
+        raise ResultsFileError(
+            f"{name}: unknown key {unknown_top[0]!r}; allowed: days_run, state, arms, "
+            "srm_p_value, notes"
+        )
+    arms = data.get("arms")
+    if not isinstance(arms, dict):
+        raise ResultsFileError(f"{name}: 'arms' must map each treatment arm to its metrics")
+    expected = [a.name for a in spec.treatments]
+    for arm in arms:
+        if arm not in expected:
+            raise ResultsFileError(
+                f"{name}: unknown arm {arm!r}; expected the treatment arms {expected}"
+                + (" (control is the reference, do not list it)" if arm == spec.control.name
+                   else "")
+            )
+    missing_arms = [a for a in expected if a not in arms]
+    if missing_arms:
+        raise ResultsFileError(f"{name}: missing arm {missing_arms[0]!r}; expected {expected}")
+    days_run = spec.days
+    if "days_run" in data:
+        days_run = int(_number(f"{name}: days_run", data["days_run"], integer=True))
+    state_raw = data.get("state", "completed")
+    if state_raw not in ("completed", "aborted"):
+        raise ResultsFileError(f"{name}: state {state_raw!r}; allowed: 'completed', 'aborted'")
+    rows: list[tuple[str, MetricResult]] = []
+    arm_meta: dict[str, tuple[bool, str | None]] = {}
+    for arm in expected:
+        block = arms[arm]
+        where = f"{name}: arm {arm!r}"
+        if not isinstance(block, dict) or not isinstance(block.get("metrics"), dict):
+            raise ResultsFileError(f"{where}: must be an object with a 'metrics' object")
+        got = block["metrics"]
+        wanted = metrics or list(got)
+        if not wanted:
+            raise ResultsFileError(f"{where}: no metrics given")
+        for m in got:
+            if metrics and m not in metrics:
+                raise ResultsFileError(f"{where}: unknown metric {m!r}; expected {metrics}")
+        for m in wanted:
+            if m not in got:
+                raise ResultsFileError(f"{where}: missing metric {m!r}; expected {wanted}")
+            entry = got[m]
+            mw = f"{where}, metric {m!r}"
+            if not isinstance(entry, dict):
+                raise ResultsFileError(f"{mw}: must be an object")
+            for k in entry:
+                if k not in (*_REQUIRED, *_OPTIONAL_FLOAT, *_OPTIONAL_INT):
+                    raise ResultsFileError(f"{mw}: unknown field {k!r}")
+            for k in _REQUIRED:
+                if k not in entry:
+                    raise ResultsFileError(f"{mw}: missing field {k!r}")
+            vals = {k: _number(f"{mw}, {k}", entry[k]) for k in _REQUIRED}
+            if not 0.0 <= vals["p_value"] <= 1.0:
+                raise ResultsFileError(f"{mw}: p_value {vals['p_value']} is outside [0, 1]")
+            if not vals["ci_low"] <= vals["relative_lift"] <= vals["ci_high"]:
+                raise ResultsFileError(
+                    f"{mw}: need ci_low <= relative_lift <= ci_high, got "
+                    f"{vals['ci_low']} / {vals['relative_lift']} / {vals['ci_high']}"
+                )
+            extra_f = {
+                k: _number(f"{mw}, {k}", entry[k]) for k in _OPTIONAL_FLOAT if k in entry
+            }
+            extra_i = {
+                k: int(_number(f"{mw}, {k}", entry[k], integer=True))
+                for k in _OPTIONAL_INT
+                if k in entry
+            }
+            control_mean = extra_f.get("control_mean", 1.0)
+            treatment_mean = extra_f.get(
+                "treatment_mean", control_mean * (1.0 + vals["relative_lift"])
+            )
+            rows.append(
+                (
+                    arm,
+                    MetricResult(
+                        metric=m,
+                        control_mean=control_mean,
+                        treatment_mean=treatment_mean,
+                        relative_lift=vals["relative_lift"],
+                        ci_low=vals["ci_low"],
+                        ci_high=vals["ci_high"],
+                        p_value=vals["p_value"],
+                        **extra_i,
+                    ),
+                )
+            )
+        aborted = block.get("aborted", False)
+        if not isinstance(aborted, bool):
+            raise ResultsFileError(f"{where}: 'aborted' must be true or false")
+        reason = block.get("abort_reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ResultsFileError(f"{where}: 'abort_reason' must be a string")
+        arm_meta[arm] = (aborted, reason)
+    srm_p: float | None = None
+    if data.get("srm_p_value") is not None:
+        srm_p = _number(f"{name}: srm_p_value", data["srm_p_value"])
+        if not 0 <= srm_p <= 1:
+            raise ResultsFileError(f"{name}: srm_p_value {srm_p} is outside [0, 1]")
+    adjusted, reject = holm([r.p_value for _, r in rows])
+    per_arm: dict[str, dict[str, MetricResult]] = {a: {} for a in expected}
+    for (arm, r), p_adj, rej in zip(rows, adjusted, reject, strict=True):
+        per_arm[arm][r.metric] = r.model_copy(update={"p_adjusted": p_adj, "significant": rej})
+    notes = data.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ResultsFileError(f"{name}: 'notes' must be a list of strings")
+    return ExperimentResult(
+        experiment_id=experiment_id,
+        task=spec.task,
+        state=ExperimentState(state_raw),
+        days_run=days_run,
+        arms=[
+            ArmResult(
+                arm=a,
+                candidate_id=next(t.candidate_id for t in spec.treatments if t.name == a),
+                metrics=per_arm[a],
+                aborted=arm_meta[a][0],
+                abort_reason=arm_meta[a][1],
+                days_run=days_run,
+            )
+            for a in expected
+        ],
+        srm_p_value=srm_p,
+        srm_detected=srm_p is not None and srm_p < SRM_ALPHA,
+        notes=list(notes),
+    )
