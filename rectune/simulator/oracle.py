@@ -8,6 +8,7 @@ exposes it; agents must learn from A/B tests like they would in production.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ __all__ = [
     "ORACLE_USER_OFFSET",
     "OracleOptimum",
     "feasible",
+    "model_fingerprint",
     "oracle_lifts",
     "oracle_optimum",
     "oracle_values",
@@ -126,6 +128,15 @@ class OracleOptimum:
     evaluations: int
 
 
+def model_fingerprint() -> str:
+    """A short hash of the simulator's source: cached optima are tied to the model version."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
 def _cache_dir(cache_dir: Path | str | None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)
@@ -159,10 +170,16 @@ def oracle_optimum(
     The search mixes wide random samples with shrinking perturbations around the incumbent,
     scored by cheap oracle runs; the best few are re-scored with a large population and the
     best one that still respects every guardrail wins. Results are cached as JSON under
-    `cache_dir` (default ``$RECTUNE_CACHE_DIR`` or ``~/.cache/rectune``).
+    `cache_dir` (default ``$RECTUNE_CACHE_DIR`` or ``~/.cache/rectune``); the file name
+    carries every search setting and a fingerprint of the simulator's source, so a changed
+    model never reuses a stale optimum. With the defaults a search costs a few CPU minutes.
     """
     t = get_task(task)
-    path = _cache_dir(cache_dir) / f"oracle_optimum_{task}_s{seed}_b{budget}_d{days}.json"
+    name = (
+        f"oracle_optimum_{task}_s{seed}_b{budget}_d{days}_u{search_users}-{final_users}"
+        f"_m{model_fingerprint()}.json"
+    )
+    path = _cache_dir(cache_dir) / name
     if path.exists():
         data = json.loads(path.read_text())
         return OracleOptimum(**data)

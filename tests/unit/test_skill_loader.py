@@ -80,7 +80,7 @@ def test_shipped_skill_matches_contract(name: str) -> None:
     assert [m.name for m in skill.primary_metrics] == spec["primary"]
     assert [m.name for m in skill.secondary_metrics] == spec["secondary"]
     assert {m.name: m.guardrail_threshold for m in skill.guardrails} == spec["guardrails"]
-    assert skill.ab_defaults.traffic_per_arm == 0.05 and skill.ab_defaults.days == 7
+    assert skill.ab_defaults.traffic_per_arm == 0.1 and skill.ab_defaults.days == 7
     assert skill.active_rules == [] and skill.version == 1
     for heading in ("Task Context", "Task Requirement", "North Star Metric", "Tools"):
         assert len(skill.section_text(heading)) > 50
