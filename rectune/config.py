@@ -84,7 +84,7 @@ class Context:
         default=0.5, metadata=_desc("Hybrid mode: max share of arms taken from LLM proposals.")
     )
     risk_threshold: float = field(
-        default=0.3,
+        default=0.5,
         metadata=_desc("Critic drops candidates whose guardrail-breach probability exceeds this."),
     )
     steering: str = field(

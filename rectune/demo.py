@@ -48,7 +48,7 @@ def run_demo(
             "best arm (primary lift)",
             "guardrail aborts",
             "launch recommendation",
-            "oracle: % of optimum",
+            "true lift of the launch (oracle)",
             title=f"{task}: offline engine on the simulator",
         )
         for _ in range(rounds):
