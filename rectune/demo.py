@@ -27,6 +27,11 @@ def _oracle_primary(task: str, config: dict[str, Any], metric: str, seed: int) -
     return f"{oracle_lifts(task, config, seed=seed)[metric]:+.2%}"
 
 
+def _short(candidate_id: str | None, task: str) -> str:
+    """Candidate ids without the task prefix, to keep the table narrow."""
+    return (candidate_id or "").removeprefix(f"{task}-")
+
+
 def run_demo(
     workspace: str | Path,
     *,
@@ -71,7 +76,7 @@ def run_demo(
                 top = max(arms, key=lambda a: a.metrics[prim_name].relative_lift)
                 m = top.metrics[prim_name]
                 ci = f"[{m.ci_low:+.2%}, {m.ci_high:+.2%}]"
-                best = f"{top.candidate_id}: {m.relative_lift:+.2%} {ci}"
+                best = f"{_short(top.candidate_id, task)}: {m.relative_lift:+.2%} {ci}"
             aborted = sum(1 for a in rep.results.arms if a.aborted)
             rec = rep.recommendation or {}
             rec_cfg = rec.get("config") or {}
@@ -80,7 +85,7 @@ def run_demo(
                 str(len(rep.results.arms)),
                 best,
                 str(aborted),
-                rec.get("candidate_id") or "keep production",
+                _short(rec.get("candidate_id"), task) or "keep production",
                 _oracle_primary(task, rec_cfg, prim_name, seed) if rec_cfg else "n/a",
             )
         con.print(table)
