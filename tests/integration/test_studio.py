@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
+import re
+import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,60 +16,45 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    port = _free_port()
-    exe = Path(sys.executable).parent / "langgraph"
-    env = {**os.environ, "LANGGRAPH_NO_BROWSER": "1", "ANONYMIZED_TELEMETRY": "False"}
+    """`make studio`, exactly as the README says; its free port is read from its output."""
+    import httpx
+
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     env.pop("GOOGLE_API_KEY", None)
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115
+    log_path = tmp_path / "server.log"
+    log = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [
-            str(exe),
-            "dev",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--no-browser",
-            "--no-reload",
-            "--config",
-            str(ROOT / "langgraph.json"),
-        ],
+        ["make", "-s", "studio"],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
+        start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    import httpx
-
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
+    url = None
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if url is None:
+            m = re.search(r"http://127\.0\.0\.1:(\d+)", log_path.read_text())
+            url = f"http://127.0.0.1:{m.group(1)}" if m else None
+        if url is not None:
+            try:
+                if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.5)
     else:
-        proc.terminate()
-        pytest.fail("langgraph dev did not start: " + (tmp_path / "server.log").read_text()[-3000:])
-    if proc.poll() is not None:
-        pytest.fail("langgraph dev exited: " + (tmp_path / "server.log").read_text()[-3000:])
+        os.killpg(proc.pid, signal.SIGTERM)
+        pytest.fail("make studio did not serve: " + log_path.read_text()[-3000:])
     yield url
-    proc.terminate()
+    os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
     log.close()
 
 
