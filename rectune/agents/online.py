@@ -48,7 +48,9 @@ def online(state: State, runtime: Runtime[Context]) -> Command[Literal["record"]
         days=plan["days"],
         metrics=[m.name for m in skill.metrics],
     )
-    rendered = {arm.name: svc.render(skill, arm.name, arm.config) for arm in spec.arms}
+    rendered = {
+        arm.name: svc.render(skill, arm.name, arm.config, state["round"]) for arm in spec.arms
+    }
     tools = platform_tools(svc.platform())
     thread_id = str(get_config().get("configurable", {}).get("thread_id", "no-thread"))
     key = idempotency_key(thread_id, task, state["round"])

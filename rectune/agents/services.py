@@ -382,10 +382,19 @@ class Services:
         )
         return found[metric]
 
-    def render(self, skill: Skill, arm: str, config: dict[str, Any]) -> str:
-        """The platform config file of one arm (file name and content)."""
+    def render(self, skill: Skill, arm: str, config: dict[str, Any], round_no: int) -> str:
+        """Render one arm's platform config file into ``<ws>/rendered/<task>/round-<n>/``.
+
+        Returns:
+            The path of the written file, relative to the workspace.
+        """
+        from rectune.skillhub.atomic import atomic_write_text
+
         r = render_platform_config(skill, config, arm=arm)
-        return f"# {r.file_name}\n{r.content}"
+        path = self.root / "rendered" / skill.name / f"round-{round_no}" / r.file_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, r.content)
+        return str(path.relative_to(self.root))
 
     def platform(self) -> Any:
         """The A/B platform of this run."""

@@ -67,7 +67,8 @@ class State(TypedDict, total=False):
     experiment_id: str | None
     """The platform's id of the launched experiment."""
     rendered_files: dict[str, str]
-    """Arm name -> platform config file contents rendered from the skill's template."""
+    """Arm name -> the platform config file rendered from the skill's template (path in the
+    workspace)."""
     results: dict[str, Any] | None
     """The ``ExperimentResult`` dump once collected."""
     elites: list[dict[str, Any]]

@@ -34,6 +34,9 @@ def test_offline_round_runs_end_to_end(workspace: Path) -> None:
     rounds = Journal.in_workspace(workspace).rounds("value_fusion")
     assert [r.round for r in rounds] == [1]
     assert rep.recommendation is not None
+    rendered = sorted((workspace / "rendered" / "value_fusion" / "round-1").glob("*.json"))
+    assert len(rendered) == 4  # control + 3 arms, from the skill's template
+    assert all(json.loads(p.read_text()) for p in rendered)
     assert rep.token_usage == {} or rep.token_usage.get("calls", 0) == 0
 
 
