@@ -29,7 +29,7 @@ unit: install
 	$(VENV)/bin/pytest -q -n 2 -m "not slow and not integration"
 
 test: lint typecheck
-	$(VENV)/bin/pytest -q -n 2
+	$(VENV)/bin/pytest -q -n 2 --doctest-modules rectune tests
 
 # langgraph dev refuses a checkpointer, so it serves rectune/graph/studio.py; port 2024 may be
 # taken on shared machines, so a free one is picked.
