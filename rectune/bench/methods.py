@@ -1,0 +1,438 @@
+"""The tuning methods the benchmark compares, behind one small interface.
+
+Every method plays the same game: each round it asks for up to K configurations, they run as
+one A/B test against production, and it is told the measured results (relative lifts with
+their intervals). After each round it names the configuration it would launch.
+
+- ``rectune`` and ``rectune-nocritic`` use the offline `Engine` directly; the second skips the
+  surrogate critic and launches the engine's first K proposals.
+- ``sobol``, ``optuna-tpe``, ``optuna-gp`` and ``ax`` are the peers. They search the skill's
+  soft box (the range a ranking engineer would configure), see the same measurements, and
+  launch their best observed arm whose point estimates respect every guardrail.
+
+Optional packages (optuna, torch for Optuna's GP sampler, ax-platform) are imported lazily;
+`method_status` says whether a method can run here and, if not, why.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from scipy.stats import qmc
+
+from rectune.domain import ArmResult, Config, FloatParameter, IntParameter, config_key
+from rectune.optimizers import Engine, Observation, TuningProblem
+
+__all__ = [
+    "ALL_METHODS",
+    "PEER_METHODS",
+    "ArmOutcome",
+    "EngineMethod",
+    "Method",
+    "PeerMethod",
+    "make_method",
+    "method_status",
+    "unique_configs",
+]
+
+ALL_METHODS = (
+    "rectune",
+    "rectune-nocritic",
+    "sobol",
+    "optuna-tpe",
+    "optuna-gp",
+    "ax",
+)
+"""Every method the benchmark knows, rectune's first."""
+
+PEER_METHODS = ("sobol", "optuna-tpe", "optuna-gp", "ax")
+"""The methods rectune is compared against."""
+
+
+@dataclass(frozen=True)
+class ArmOutcome:
+    """One measured arm: the configuration and what the A/B test said about it."""
+
+    config: Config
+    result: ArmResult
+
+    @property
+    def lifts(self) -> dict[str, float]:
+        """Measured relative lift per metric."""
+        return {k: m.relative_lift for k, m in self.result.metrics.items()}
+
+    @property
+    def ses(self) -> dict[str, float]:
+        """Standard error of each measured lift."""
+        return {k: m.standard_error for k, m in self.result.metrics.items()}
+
+
+class Method(Protocol):
+    """What the benchmark needs from a tuning method."""
+
+    name: str
+
+    def ask(self, k: int) -> list[Config]:
+        """Up to `k` full task configurations to test in the next round."""
+        ...
+
+    def tell(self, outcomes: Sequence[ArmOutcome]) -> None:
+        """The measured arms of the round just run, in the order they were asked."""
+        ...
+
+    def launch(self) -> Config:
+        """The configuration the method would ship now."""
+        ...
+
+
+def _numeric(problem: TuningProblem) -> list[FloatParameter | IntParameter]:
+    params: list[FloatParameter | IntParameter] = []
+    for p in problem.space:
+        if not isinstance(p, FloatParameter | IntParameter):
+            raise NotImplementedError(
+                f"benchmark peers handle numeric knobs only; {p.name!r} is {type(p).__name__}"
+            )
+        params.append(p)
+    return params
+
+
+def _constraint_values(problem: TuningProblem, lifts: dict[str, float]) -> list[float]:
+    """One value per guardrail, <= 0 when the measured lift respects it (Optuna's convention)."""
+    out = []
+    for g in problem.guardrails:
+        assert g.guardrail_threshold is not None
+        out.append(g.sign * (g.guardrail_threshold - lifts.get(g.name, 0.0)))
+    return out
+
+
+@dataclass
+class EngineMethod:
+    """rectune's offline engine played round by round.
+
+    Attributes:
+        problem: The task as the engine sees it.
+        seed: Seed of the run; each round derives its own from it.
+        critic: Select with the surrogate critic (risk filter and diverse value); without it
+            the first K engine proposals are launched.
+        proposals_per_arm: Proposals generated per arm to test (the critic's pool).
+        confirm: Spend one arm on the engine's confirmation proposal when it asks for one.
+        engine: The engine itself.
+    """
+
+    problem: TuningProblem
+    seed: int
+    critic: bool = True
+    proposals_per_arm: int = 2
+    confirm: bool = True
+    engine: Engine = field(default_factory=Engine)
+    name: str = "rectune"
+    history: list[Observation] = field(default_factory=list)
+    round: int = 0
+
+    def ask(self, k: int) -> list[Config]:
+        """Engine proposals, filtered and picked by the critic unless it is switched off."""
+        self.round += 1
+        chosen: list[Config] = []
+        if self.confirm and self.history:
+            rec = self.engine.recommend(self.problem, self.history)
+            if rec.confirmation is not None and k > 1:
+                chosen.append(dict(rec.confirmation.config))
+        need = k - len(chosen)
+        seed = self.seed * 1_000 + self.round
+        props = self.engine.propose(
+            self.problem, self.history, max(need * self.proposals_per_arm, need), seed=seed
+        )
+        if not self.critic:
+            chosen.extend(dict(p.config) for p in props[:need])
+            return chosen
+        # Like the graph's critic: before any A/B result the surrogate knows only its prior,
+        # so its breach probability is shown but does not veto.
+        critic = self.engine if self.history else replace(self.engine, risk_threshold=1.0)
+        ranking = critic.critique(self.problem, self.history, props, k=need)
+        picked = [dict(a.config) for a in ranking.selected]
+        if len(picked) < need:
+            # The graph would send the actor back for more; do the same once, with a wider pool.
+            more = self.engine.propose(
+                self.problem, self.history, 4 * need * self.proposals_per_arm, seed=seed + 500
+            )
+            ranking = critic.critique(self.problem, self.history, [*props, *more], k=need)
+            picked = [dict(a.config) for a in ranking.selected]
+        chosen.extend(picked)
+        return chosen
+
+    def tell(self, outcomes: Sequence[ArmOutcome]) -> None:
+        """Add the measured arms to the engine's history."""
+        for o in outcomes:
+            self.history.append(
+                Observation.from_arm_result(dict(o.config), o.result, round=self.round)
+            )
+
+    def launch(self) -> Config:
+        """The engine's launch recommendation (shrunken estimate, production when unsure)."""
+        return dict(self.engine.recommend(self.problem, self.history).config)
+
+
+@dataclass
+class PeerMethod:
+    """A peer optimizer: a suggest/observe pair plus the naive launch rule.
+
+    The launch is the best observed arm by measured objective among those that were not
+    stopped by the platform and whose measured guardrail lifts respect every limit, as long
+    as its measured objective is positive; production otherwise.
+
+    Attributes:
+        name: Method name.
+        problem: The task.
+        suggest: Returns up to k configurations.
+        observe: Receives the measured arms of the round, in asked order.
+    """
+
+    name: str
+    problem: TuningProblem
+    suggest: Callable[[int], list[Config]]
+    observe: Callable[[Sequence[ArmOutcome]], None]
+    seen: list[ArmOutcome] = field(default_factory=list)
+
+    def ask(self, k: int) -> list[Config]:
+        """The optimizer's next batch."""
+        return self.suggest(k)
+
+    def tell(self, outcomes: Sequence[ArmOutcome]) -> None:
+        """Feed the optimizer and remember the arms for the launch rule."""
+        self.seen.extend(outcomes)
+        self.observe(outcomes)
+
+    def launch(self) -> Config:
+        """The best measured feasible arm, or production."""
+        best: Config = dict(self.problem.baseline)
+        best_value = 0.0
+        for o in self.seen:
+            lifts = o.lifts
+            if o.result.aborted or not self.problem.guardrails_hold(lifts):
+                continue
+            value = self.problem.objective(lifts)
+            if value > best_value:
+                best, best_value = dict(o.config), value
+        return best
+
+
+def _sobol(problem: TuningProblem, seed: int) -> PeerMethod:
+    params = _numeric(problem)
+    sampler = qmc.Sobol(d=len(params), scramble=True, seed=seed)
+
+    def suggest(k: int) -> list[Config]:
+        # Sobol points come in powers of two for balance; draw k and keep the sequence going.
+        u = sampler.random(k)
+        out: list[Config] = []
+        for row in u:
+            cfg: Config = {}
+            for p, x in zip(params, row, strict=True):
+                lo, hi = p.soft_range
+                if isinstance(p, IntParameter):
+                    cfg[p.name] = int(min(hi, math.floor(lo + x * (hi - lo + 1))))
+                else:
+                    cfg[p.name] = round(float(lo + x * (hi - lo)), 4)
+            out.append(cfg)
+        return out
+
+    return PeerMethod("sobol", problem, suggest, lambda _outcomes: None)
+
+
+def _optuna(problem: TuningProblem, seed: int, kind: str, k: int) -> PeerMethod:
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    # Optuna 5 marks `constraints_func` as deprecated; it is still the documented route for
+    # constrained TPE and GP sampling, and the issue asks for it.
+    warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
+    params = _numeric(problem)
+
+    def constraints(trial: Any) -> Sequence[float]:
+        return list(trial.user_attrs.get("constraints", [0.0] * len(problem.guardrails)))
+
+    sampler: Any
+    if kind == "tpe":
+        sampler = optuna.samplers.TPESampler(
+            seed=seed,
+            constraints_func=constraints,
+            n_startup_trials=k,
+            multivariate=True,
+            constant_liar=True,
+        )
+    else:
+        sampler = optuna.samplers.GPSampler(
+            seed=seed, constraints_func=constraints, n_startup_trials=k
+        )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    pending: list[Any] = []
+
+    def suggest(n: int) -> list[Config]:
+        pending.clear()
+        out: list[Config] = []
+        for _ in range(n):
+            trial = study.ask()
+            cfg: Config = {}
+            for p in params:
+                lo, hi = p.soft_range
+                if isinstance(p, IntParameter):
+                    cfg[p.name] = trial.suggest_int(p.name, int(lo), int(hi))
+                else:
+                    cfg[p.name] = trial.suggest_float(p.name, float(lo), float(hi))
+            pending.append(trial)
+            out.append(cfg)
+        return out
+
+    def observe(outcomes: Sequence[ArmOutcome]) -> None:
+        for trial, o in zip(pending, outcomes, strict=True):
+            lifts = o.lifts
+            trial.set_user_attr("constraints", _constraint_values(problem, lifts))
+            study.tell(trial, problem.objective(lifts))
+        pending.clear()
+
+    return PeerMethod(f"optuna-{kind}", problem, suggest, observe)
+
+
+def _quiet_ax() -> None:
+    """Ax gives each of its loggers the INFO level on import; turn them down to warnings."""
+    import logging
+
+    for name in list(logging.root.manager.loggerDict):
+        if name == "ax" or name.startswith("ax."):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _ax(problem: TuningProblem, seed: int, k: int) -> PeerMethod:
+    # Imported by name so the type checker does not need Ax (an optional extra).
+    ax_client: Any = importlib.import_module("ax.api.client")
+    ax_configs: Any = importlib.import_module("ax.api.configs")
+    Client, RangeParameterConfig = ax_client.Client, ax_configs.RangeParameterConfig
+
+    params = _numeric(problem)
+    client = Client(random_seed=seed)
+    _quiet_ax()
+    client.configure_experiment(
+        name=f"bench_{problem.task}",
+        parameters=[
+            RangeParameterConfig(
+                name=p.name,
+                parameter_type="int" if isinstance(p, IntParameter) else "float",
+                bounds=(
+                    (int(p.soft_range[0]), int(p.soft_range[1]))
+                    if isinstance(p, IntParameter)
+                    else (float(p.soft_range[0]), float(p.soft_range[1]))
+                ),
+            )
+            for p in params
+        ],
+    )
+    weights = problem.objective_weights
+    objective = " + ".join(f"{w:.6g} * {name}" for name, w in weights.items())
+    if len(weights) == 1:
+        ((name, w),) = weights.items()
+        objective = name if w > 0 else f"-{name}"
+    constraints = []
+    for g in problem.guardrails:
+        op = ">=" if g.sign > 0 else "<="
+        constraints.append(f"{g.name} {op} {g.guardrail_threshold}")
+    client.configure_optimization(objective=objective, outcome_constraints=constraints)
+    # One round of K quasi-random arms, then Bayesian optimization, like the Optuna samplers;
+    # Ax's automatic initialization budget does not fill a batch of K in the second round.
+    client.configure_generation_strategy(
+        initialization_budget=k,
+        initialization_random_seed=seed,
+        min_observed_initialization_trials=k,
+    )
+    pending: list[int] = []
+
+    def suggest(n: int) -> list[Config]:
+        trials = client.get_next_trials(max_trials=n)
+        pending.clear()
+        out: list[Config] = []
+        for index, parameters in trials.items():
+            pending.append(index)
+            out.append({k: v for k, v in parameters.items() if isinstance(v, int | float)})
+        return out
+
+    def observe(outcomes: Sequence[ArmOutcome]) -> None:
+        for index, o in zip(pending, outcomes, strict=True):
+            lifts, ses = o.lifts, o.ses
+            client.complete_trial(
+                trial_index=index,
+                raw_data={m: (lifts[m], ses[m]) for m in lifts},
+            )
+        pending.clear()
+
+    return PeerMethod("ax", problem, suggest, observe)
+
+
+def method_status(name: str) -> str | None:
+    """None when `name` can run here, otherwise why it cannot (a missing package).
+
+    Raises:
+        ValueError: for an unknown method name.
+    """
+    if name not in ALL_METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {list(ALL_METHODS)}")
+    needs = {
+        "optuna-tpe": ["optuna"],
+        "optuna-gp": ["optuna", "torch"],
+        "ax": ["ax"],
+    }.get(name, [])
+    missing = [pkg for pkg in needs if importlib.util.find_spec(pkg) is None]
+    if missing:
+        return f"absent: package {', '.join(missing)} is not installed"
+    return None
+
+
+GRAPH_RISK_THRESHOLD = 0.3
+"""The graph's default risk threshold (`rectune.config.Context.risk_threshold`)."""
+
+
+def _graph_engine() -> Engine:
+    return Engine(risk_threshold=GRAPH_RISK_THRESHOLD)
+
+
+def make_method(name: str, problem: TuningProblem, seed: int, k: int) -> Method:
+    """Build method `name` for one run.
+
+    Args:
+        name: One of `ALL_METHODS`.
+        problem: The task, with the skill's space (soft box), metrics and production.
+        seed: Seed of the run (the same seed index gives every method the same number).
+        k: Arms per round.
+
+    Raises:
+        ValueError: for an unknown method name.
+        ImportError: when the method's package is missing (check `method_status` first).
+    """
+    if name == "rectune":
+        return EngineMethod(problem, seed, critic=True, name=name, engine=_graph_engine())
+    if name == "rectune-nocritic":
+        return EngineMethod(problem, seed, critic=False, name=name, engine=_graph_engine())
+    if name == "sobol":
+        return _sobol(problem, seed)
+    if name == "optuna-tpe":
+        return _optuna(problem, seed, "tpe", k)
+    if name == "optuna-gp":
+        return _optuna(problem, seed, "gp", k)
+    if name == "ax":
+        return _ax(problem, seed, k)
+    raise ValueError(f"unknown method {name!r}; known: {list(ALL_METHODS)}")
+
+
+def unique_configs(configs: Sequence[Config]) -> list[Config]:
+    """`configs` without repeats (by configuration key), first occurrence kept."""
+    seen: set[str] = set()
+    out: list[Config] = []
+    for c in configs:
+        key = config_key(c)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
