@@ -22,6 +22,9 @@ ROLES = ("actor", "critic", "insight", "skill")
 
 ApprovalMode = Literal["interrupt", "auto"]
 
+DEFAULT_RISK_THRESHOLD = 0.5
+"""The Critic vetoes a candidate whose guardrail breach is more likely than not."""
+
 OFFLINE = ("offline", "none", "")
 """Model spellings that force the offline engine even when GOOGLE_API_KEY is set."""
 
@@ -84,7 +87,7 @@ class Context:
         default=0.5, metadata=_desc("Hybrid mode: max share of arms taken from LLM proposals.")
     )
     risk_threshold: float = field(
-        default=0.5,
+        default=DEFAULT_RISK_THRESHOLD,
         metadata=_desc("Critic drops candidates whose guardrail-breach probability exceeds this."),
     )
     steering: str = field(

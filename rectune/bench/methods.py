@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from scipy.stats import qmc
 
+from rectune.config import DEFAULT_RISK_THRESHOLD
 from rectune.domain import ArmResult, Config, FloatParameter, IntParameter, config_key
 from rectune.optimizers import Engine, Observation, TuningProblem
 
@@ -390,7 +391,7 @@ def method_status(name: str) -> str | None:
     return None
 
 
-GRAPH_RISK_THRESHOLD = 0.3
+GRAPH_RISK_THRESHOLD = DEFAULT_RISK_THRESHOLD
 """The graph's default risk threshold (`rectune.config.Context.risk_threshold`)."""
 
 

@@ -38,9 +38,7 @@ from rectune.optimizers.trust_region import TrustRegion, TrustRegionSettings, tr
 __all__ = ["BayesianProposer"]
 
 
-def _sobol_box(
-    lo: FloatArray, hi: FloatArray, n: int, rng: np.random.Generator
-) -> FloatArray:
+def _sobol_box(lo: FloatArray, hi: FloatArray, n: int, rng: np.random.Generator) -> FloatArray:
     sampler = qmc.Sobol(d=lo.size, scramble=True, seed=rng)
     m = max(1, int(np.ceil(np.log2(max(n, 2)))))
     u = sampler.random_base2(m)[:n]
@@ -138,9 +136,7 @@ class BayesianProposer:
             forced = [] if cold else self._greedy(model, x)
             choice = select_batch(model, x, n_local, best, forced=forced)
             pred = model.predict(x[choice.indices])
-            for row, (i, la) in enumerate(
-                zip(choice.indices, choice.log_acquisition, strict=True)
-            ):
+            for row, (i, la) in enumerate(zip(choice.indices, choice.log_acquisition, strict=True)):
                 cfg = configs[i]
                 keep.admit(cfg)
                 numbers = prediction_numbers(problem, pred, row)

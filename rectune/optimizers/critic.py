@@ -71,6 +71,7 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly summary for prompts, reports and the approval payload."""
+
         def num(v: float) -> float | None:
             return v if math.isfinite(v) else None
 
@@ -183,8 +184,16 @@ class SurrogateCritic:
             if cfg is None or pred is None:
                 out.append(
                     Assessment(
-                        raw, "", proposal, {}, float("nan"), float("nan"), 1.0, True,
-                        float("-inf"), problems,
+                        raw,
+                        "",
+                        proposal,
+                        {},
+                        float("nan"),
+                        float("nan"),
+                        1.0,
+                        True,
+                        float("-inf"),
+                        problems,
                     )
                 )
                 continue

@@ -102,7 +102,24 @@ class Engine:
         candidates: Sequence[Candidate],
         k: int,
     ) -> Ranking:
-        """Forecast, risk-filter and select up to `k` candidates."""
+        """Forecast, risk-filter and select up to `k` candidates.
+
+        Before any A/B result the surrogate knows only its prior: its expected improvement
+        favours the farthest points and its breach risk measures nothing but distance from
+        production. Then the proposals are kept in the proposer's order (its cold-start mix is
+        mostly small steps around production), after the code checks.
+        """
+        if not history:
+            critic = SurrogateCritic(self.fit(problem, history), risk_threshold=1.0)
+            seen: set[str] = set()
+            good, bad = [], []
+            for a in critic.assess(candidates):
+                if a.admissible and a.key not in seen:
+                    seen.add(a.key)
+                    good.append(a)
+                else:
+                    bad.append(a)
+            return Ranking(good[:k], good[k:], bad)
         critic = SurrogateCritic(self.fit(problem, history), self.risk_threshold)
         return critic.rank(candidates, k, diversity=self.diversity)
 

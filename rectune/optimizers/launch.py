@@ -149,7 +149,7 @@ def recommend_launch(
     model: SurrogateModel | None = None,
     estimator: Estimator = "gp",
     min_p_feasible: float = 0.9,
-    min_p_better: float = 0.8,
+    min_p_better: float = 0.7,
     confirm_below: float = 0.95,
     confirm_min_arms: int = 2,
 ) -> LaunchRecommendation:

@@ -153,9 +153,7 @@ class TuningProblem(BaseModel):
 def constraints_from_rules(rules: Iterable[LearnedRule]) -> list[RuleConstraint]:
     """The machine-readable constraints of the active rules (prose-only rules are skipped)."""
     return [
-        r.constraint
-        for r in rules
-        if r.status is RuleStatus.ACTIVE and r.constraint is not None
+        r.constraint for r in rules if r.status is RuleStatus.ACTIVE and r.constraint is not None
     ]
 
 
@@ -221,7 +219,10 @@ class Observation(BaseModel):
         items = results.values() if isinstance(results, Mapping) else results
         metrics = {r.metric: LiftEstimate.from_result(r) for r in items}
         return cls(
-            config=config, metrics=metrics, round=round, candidate_id=candidate_id,
+            config=config,
+            metrics=metrics,
+            round=round,
+            candidate_id=candidate_id,
             traffic=traffic,
         )
 

@@ -109,9 +109,7 @@ class MetricGP:
         )
         if fixed:
             return ConstantKernel(1.0, "fixed") * Matern(ls, "fixed", nu=s.nu)
-        return ConstantKernel(1.0, s.amplitude_bounds) * Matern(
-            ls, s.length_scale_bounds, nu=s.nu
-        )
+        return ConstantKernel(1.0, s.amplitude_bounds) * Matern(ls, s.length_scale_bounds, nu=s.nu)
 
     def fit(self, x: FloatArray, y: FloatArray, se: FloatArray, n_distinct: int) -> MetricGP:
         """Fit on features `x`, lifts `y` and their standard errors `se` (baseline included)."""

@@ -65,7 +65,10 @@ class SyntheticWorld:
             se = self.noise[name] * factor
             metrics[name] = LiftEstimate(lift=float(lift + rng.normal(0.0, se)), se=se)
         return Observation(
-            config=config, metrics=metrics, round=round, candidate_id=candidate_id,
+            config=config,
+            metrics=metrics,
+            round=round,
+            candidate_id=candidate_id,
             traffic=traffic,
         )
 
