@@ -86,6 +86,13 @@ class Context:
     llm_share: float = field(
         default=0.5, metadata=_desc("Hybrid mode: max share of arms taken from LLM proposals.")
     )
+    confirm_launch: bool = field(
+        default=True,
+        metadata=_desc(
+            "Spend one arm of the round on re-testing the launch recommendation while its "
+            "evidence is weak (one noisy arm that looks best is where the winner's curse bites)."
+        ),
+    )
     risk_threshold: float = field(
         default=DEFAULT_RISK_THRESHOLD,
         metadata=_desc("Critic drops candidates whose guardrail-breach probability exceeds this."),

@@ -2,6 +2,8 @@
 
 Offline it asks the optimization engine; with a model it asks the LLM too (structured output,
 falling back to the XML format) and the Critic later mixes both, with the LLM's share capped.
+When the engine's launch recommendation rests on weak evidence, the Actor also proposes to
+test it again (source "confirm"), which the Critic lets repeat a tested configuration.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def actor(state: State, runtime: Runtime[Context]) -> Command[Literal["critic"]]
     n = ctx.proposals_per_round
     seed = ctx.seed * 10_007 + state["round"] * 101 + iteration
     proposals: list[RawProposal] = svc.engine_proposals(skill, cands, n, seed=seed)
+    if ctx.confirm_launch and ctx.arms_per_ab > 1:
+        confirm = svc.confirmation_proposal(skill, cands)
+        if confirm is not None:
+            proposals = [confirm, *proposals]
     update: dict[str, Any] = {"critic_iterations": iteration + 1, "actor_error": None}
     model = svc.model("actor")
     if model is not None:

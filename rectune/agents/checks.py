@@ -3,7 +3,9 @@
 A proposal reaches the LLM critique (and later the platform) only if it parses, names known
 parameters with values of the right type inside the hard bounds, stays inside the soft bounds,
 obeys the learned rules, does not repeat a tested configuration, and carries no text that
-tries to instruct the reviewer.
+tries to instruct the reviewer. The one exception to "no repeats" is a confirmation proposal
+(source "confirm", set by the Actor from the engine's launch recommendation, never by a
+model): one per round may re-test a configuration that was tested and did not fail.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def check_proposals(
     """Run the code checks on raw proposals, in order; later duplicates of earlier ones fail."""
     verdicts: list[Verdict] = []
     seen: set[str] = set()
+    confirmations = 0
     baseline_key = config_key(skill.baseline)
     constraints = [r.constraint for r in skill.active_rules if r.constraint is not None]
     for i, p in enumerate(proposals):
@@ -86,7 +89,7 @@ def check_proposals(
             reasons.append("identical to the production configuration")
         elif key in failed_keys:
             reasons.append("repeats a configuration that already failed a guardrail")
-        elif key in tested_keys:
+        elif key in tested_keys and not (v["source"] == "confirm" and confirmations == 0):
             reasons.append("repeats a configuration that was already tested")
         elif key in seen:
             reasons.append("duplicates another proposal of this round")
@@ -96,4 +99,6 @@ def check_proposals(
             v.setdefault("notes", []).append(f"text cut to {MAX_TEXT} characters")
         seen.add(key)
         v["kept"] = not reasons
+        if v["source"] == "confirm":
+            confirmations += 1
     return verdicts

@@ -149,18 +149,26 @@ def _select(
     """Engine ranking always; the LLM critique reorders when a model is configured."""
     if not valid:
         return [], {}
-    ranked = svc.rank(skill, cands, [v["config"] for v in valid], len(valid))
-    engine_order = [(valid[i], why) for i, why in ranked]
+    # A confirmation arm re-tests the launch candidate; the surrogate critic would refuse it as
+    # a repeat, so it is placed first and the rest is ranked without it.
+    confirm = [v for v in valid if v["source"] == "confirm"][:1] if k > 1 else []
+    fresh = [v for v in valid if v["source"] != "confirm"]
+    if not fresh:
+        return [(v, "confirmation of the launch candidate") for v in confirm], {}
+    ranked = svc.rank(skill, cands, [v["config"] for v in fresh], len(fresh))
+    engine_order = [(fresh[i], why) for i, why in ranked]
     model = svc.model("critic")
     usage: dict[str, int] = {}
     order = engine_order
     if model is not None:
-        llm_order, usage = _llm_critique(model, state, valid, k)
+        llm_order, usage = _llm_critique(model, state, fresh, k)
         if llm_order:
             chosen = {id(v) for v, _ in llm_order}
             order = llm_order + [(v, w) for v, w in engine_order if id(v) not in chosen]
     cap = max(0, math.floor(llm_share * k + 1e-9))
-    picks: list[tuple[Verdict, str]] = []
+    picks: list[tuple[Verdict, str]] = [
+        (v, "confirmation: re-test the launch candidate before anything ships") for v in confirm
+    ]
     llm_taken = 0
     for v, why in order:
         if len(picks) == k:

@@ -224,6 +224,24 @@ class Services:
             for p in props
         ]
 
+    def confirmation_proposal(
+        self, skill: Skill, cands: Sequence[Candidate]
+    ) -> dict[str, Any] | None:
+        """A raw proposal re-testing the launch recommendation, when the engine asks for one."""
+        obs = self.observations(skill, cands)
+        if not obs:
+            return None
+        rec = self.engine.recommend(self.problem(skill), obs)
+        if rec.confirmation is None:
+            return None
+        p = rec.confirmation
+        return {
+            "hypothesis": p.hypothesis,
+            "explanation": p.explanation,
+            "delta": dict(p.delta),
+            "source": "confirm",
+        }
+
     def surrogate_view(self, skill: Skill, cands: Sequence[Candidate]) -> str:
         """The surrogate's beliefs as prompt text."""
         obs = self.observations(skill, cands)

@@ -6,6 +6,9 @@ their intervals). After each round it names the configuration it would launch.
 
 - ``rectune`` and ``rectune-nocritic`` use the offline `Engine` directly; the second skips the
   surrogate critic and launches the engine's first K proposals.
+- ``rectune-hybrid`` is the hybrid mode with a scripted stand-in for the LLM
+  (`rectune.bench.analyst.ScriptedAnalyst`): its ideas take at most the engine's LLM share of
+  the proposals and go through the same critic.
 - ``sobol``, ``optuna-tpe``, ``optuna-gp`` and ``ax`` are the peers. They search the skill's
   soft box (the range a ranking engineer would configure), see the same measurements, and
   launch their best observed arm whose point estimates respect every guardrail.
@@ -24,6 +27,7 @@ from typing import Any, Protocol
 
 from scipy.stats import qmc
 
+from rectune.bench.analyst import ScriptedAnalyst
 from rectune.config import DEFAULT_RISK_THRESHOLD
 from rectune.domain import ArmResult, Config, FloatParameter, IntParameter, config_key
 from rectune.optimizers import Engine, Observation, TuningProblem
@@ -43,6 +47,7 @@ __all__ = [
 ALL_METHODS = (
     "rectune",
     "rectune-nocritic",
+    "rectune-hybrid",
     "sobol",
     "optuna-tpe",
     "optuna-gp",
@@ -122,6 +127,8 @@ class EngineMethod:
         proposals_per_arm: Proposals generated per arm to test (the critic's pool).
         confirm: Spend one arm on the engine's confirmation proposal when it asks for one.
         engine: The engine itself.
+        analyst: A stand-in for the LLM actor whose ideas are merged with the engine's
+            (hybrid mode); None runs the engine alone.
     """
 
     problem: TuningProblem
@@ -130,6 +137,7 @@ class EngineMethod:
     proposals_per_arm: int = 2
     confirm: bool = True
     engine: Engine = field(default_factory=Engine)
+    analyst: ScriptedAnalyst | None = None
     name: str = "rectune"
     history: list[Observation] = field(default_factory=list)
     round: int = 0
@@ -144,8 +152,14 @@ class EngineMethod:
                 chosen.append(dict(rec.confirmation.config))
         need = k - len(chosen)
         seed = self.seed * 1_000 + self.round
+        n_props = max(need * self.proposals_per_arm, need)
+        ideas = (
+            self.analyst.propose(self.engine, self.history, n_props, round=self.round)
+            if self.analyst is not None
+            else []
+        )
         props = self.engine.propose(
-            self.problem, self.history, max(need * self.proposals_per_arm, need), seed=seed
+            self.problem, self.history, n_props, seed=seed, llm_proposals=ideas
         )
         if not self.critic:
             chosen.extend(dict(p.config) for p in props[:need])
@@ -416,6 +430,14 @@ def make_method(name: str, problem: TuningProblem, seed: int, k: int) -> Method:
         return EngineMethod(problem, seed, critic=True, name=name, engine=_graph_engine())
     if name == "rectune-nocritic":
         return EngineMethod(problem, seed, critic=False, name=name, engine=_graph_engine())
+    if name == "rectune-hybrid":
+        return EngineMethod(
+            problem,
+            seed,
+            name=name,
+            engine=_graph_engine(),
+            analyst=ScriptedAnalyst(problem, seed),
+        )
     if name == "sobol":
         return _sobol(problem, seed)
     if name == "optuna-tpe":

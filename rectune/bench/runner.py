@@ -42,7 +42,7 @@ __all__ = [
 DEFAULT_TASKS = ("value_based_retrieval", "value_fusion", "diversity")
 """The three shipped tasks."""
 
-DEFAULT_METHODS = ("rectune", "rectune-nocritic", "sobol", "optuna-tpe", "optuna-gp", "ax")
+DEFAULT_METHODS = ALL_METHODS
 """Every method; absent peers are reported as such."""
 
 
@@ -129,6 +129,16 @@ def _days(settings: BenchSettings, task: str) -> int:
     return settings.days if settings.days is not None else problem_for(task)[2]
 
 
+def ab_plan(settings: BenchSettings, task: str) -> list[float]:
+    """The traffic per arm and the days every A/B test of `task` runs with, as played.
+
+    When the settings leave either to the skill, the skill's current value is what a run
+    used; recording it keeps a skill edited between two invocations from mixing plans.
+    """
+    traffic = settings.traffic_per_arm or problem_for(task)[1]
+    return [float(traffic), float(_days(settings, task))]
+
+
 _ORACLE_CACHE: dict[tuple[str, str, int, int, int], dict[str, float]] = {}
 
 
@@ -191,9 +201,9 @@ def run_one(
     """
     from rectune.tools.simulated import SimulatedABPlatform
 
-    problem, skill_traffic, _ = problem_for(task)
-    days = _days(settings, task)
-    traffic = settings.traffic_per_arm or skill_traffic
+    problem = problem_for(task)[0]
+    traffic, days_f = ab_plan(settings, task)
+    days = int(days_f)
     platform = SimulatedABPlatform(seed=settings.world_seed, population=settings.population)
     started = time.perf_counter()
     tuner = make_method(method, problem, seed, settings.arms)
@@ -237,6 +247,7 @@ def run_one(
                 {
                     "config": dict(o.config),
                     "measured": o.lifts,
+                    "measured_se": o.ses,
                     "aborted": o.result.aborted,
                     "days_run": d,
                 }
@@ -244,6 +255,7 @@ def run_one(
         rounds.append(rnd)
     t0 = time.perf_counter()
     record = _score(task, method, seed, rounds, problem, settings, optimum, traffic, days)
+    record["ab_plan"] = {"traffic_per_arm": traffic, "days": days}
     record["timing"] = {
         "method_seconds": method_seconds,
         "simulator_seconds": sim_seconds,
@@ -399,7 +411,12 @@ def run_benchmark(
         runs.append(run)
         if partial is not None and "error" not in run:
             with partial.open("a") as fh:
-                fh.write(json.dumps({"settings": settings.to_dict(), "run": _clean(run)}) + "\n")
+                line = {
+                    "settings": settings.to_dict(),
+                    "plan": ab_plan(settings, run["task"]),
+                    "run": _clean(run),
+                }
+                fh.write(json.dumps(line) + "\n")
         _report_progress(say, run, len(runs), total, started)
 
     if settings.workers <= 1:
@@ -466,7 +483,13 @@ def _load_partial(path: Path | None, settings: BenchSettings) -> list[dict[str, 
         if not line.strip():
             continue
         item = json.loads(line)
-        same = all(item["settings"][k] == want[k] for k in want if k not in keys)
+        same = all(item["settings"].get(k) == want[k] for k in want if k not in keys)
+        explicit = settings.traffic_per_arm is not None and settings.days is not None
+        plan = item.get("plan")
+        if plan is None and not explicit:
+            continue  # an old line whose traffic or days came from a skill that may have changed
+        if plan is not None and plan != ab_plan(settings, item["run"]["task"]):
+            continue
         if same:
             out.append(_unclean(item["run"]))
     return out

@@ -53,7 +53,9 @@ class Candidate(BaseModel):
     hypothesis: str = ""
     explanation: str = ""
     critic_justification: str = ""
-    source: str = Field(default="engine", description="who proposed it: engine, llm, human, import")
+    source: str = Field(
+        default="engine", description="who proposed it: engine, llm, confirm, human, import"
+    )
     status: CandidateStatus = CandidateStatus.PROPOSED
     history: list[StatusChange] = Field(default_factory=list)
     proposed_at: datetime = Field(default_factory=utcnow)

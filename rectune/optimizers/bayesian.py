@@ -7,10 +7,11 @@ already-tested ones, and picks a batch by constrained expected improvement with
 kriging-believer diversity.
 
 Before there is enough history to say anything (fewer than `min_observations` distinct tested
-configurations), three quarters of the batch are small steps around production, chosen by the same
+configurations), half of the batch are moderate steps around production, chosen by the same
 acquisition under the prior, and the rest is quasi-random coverage of the soft box. Production
-is the one configuration known to be safe, so cautious moves around it are worth testing from
-the start.
+is the one configuration known to be safe, so moves around it are worth testing from the
+start; they must still be large enough for one noisy A/B arm to see their effect, or the
+first round teaches nothing.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class BayesianProposer:
         pool_size: Candidate points scored per call.
         global_share: Share of the pool drawn anywhere in the soft box.
         perturb_share: Share of the pool made of perturbations of the best tested configs.
-        cold_local_share: Share of a cold-start batch spent on small steps around production.
+        cold_local_share: Share of a cold-start batch spent on steps around production.
         cold_local_length: Side of the cold-start box around production, as a fraction of
             the soft box.
         categorical_flip: Probability that a pool point changes a categorical knob.
@@ -84,8 +85,8 @@ class BayesianProposer:
     pool_size: int = 1024
     global_share: float = 0.1
     perturb_share: float = 0.3
-    cold_local_share: float = 0.75
-    cold_local_length: float = 0.3
+    cold_local_share: float = 0.5
+    cold_local_length: float = 0.6
     categorical_flip: float = 0.2
     exploit_arms: int = 1
     exploit_min_feasible: float = 0.8
@@ -116,7 +117,7 @@ class BayesianProposer:
             region = self._cold_region(model)
             best = 0.0
             note = (
-                f"cold start ({distinct} tested configurations): a small step around "
+                f"cold start ({distinct} tested configurations): a step around "
                 f"production (box of {self.cold_local_length:.0%} of the soft range)"
             )
         else:

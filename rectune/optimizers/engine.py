@@ -38,6 +38,12 @@ class Engine:
         diversity: Weight of spread against value when `critique` selects.
         llm_share: Largest share of the K arms that LLM proposals may take in `propose`.
         estimator: How `recommend` shrinks noisy results ("gp" or "eb").
+        min_p_feasible: Probability that every guardrail holds that `recommend` requires.
+        min_p_better: Probability of beating production that `recommend` requires.
+        confirm_promising: While production stays, let `recommend` ask to re-test the most
+            promising configuration seen only once.
+        replicate_above: Below this probability that every guardrail holds, `recommend`
+            only ships a configuration that was tested at least twice (0.9: never asks).
 
     Example:
         >>> from rectune.domain import FloatParameter, MetricSpec, SearchSpace
@@ -58,6 +64,10 @@ class Engine:
     diversity: float = 0.3
     llm_share: float = 0.5
     estimator: Estimator = "gp"
+    min_p_feasible: float = 0.9
+    min_p_better: float = 0.7
+    confirm_promising: bool = True
+    replicate_above: float = 0.9
     _cache: dict[str, SurrogateModel] = field(default_factory=dict, repr=False)
 
     def fit(self, problem: TuningProblem, history: Sequence[Observation]) -> SurrogateModel:
@@ -128,7 +138,16 @@ class Engine:
     ) -> LaunchRecommendation:
         """The configuration to ship now, and an optional confirmation arm."""
         model = self.fit(problem, history) if self.estimator == "gp" else None
-        return recommend_launch(problem, history, model=model, estimator=self.estimator)
+        return recommend_launch(
+            problem,
+            history,
+            model=model,
+            estimator=self.estimator,
+            min_p_feasible=self.min_p_feasible,
+            min_p_better=self.min_p_better,
+            confirm_promising=self.confirm_promising,
+            replicate_above=self.replicate_above,
+        )
 
     def view(self, problem: TuningProblem, history: Sequence[Observation]) -> SurrogateView:
         """The surrogate's beliefs, for the actor's prompt."""

@@ -10,7 +10,12 @@ towards the mean of all tested configurations by an amount set by its standard e
 A configuration is only recommended when it is likely feasible (every guardrail holds with
 probability at least `min_p_feasible`) and likely better than production (probability at least
 `min_p_better`); otherwise production stays. When the recommendation rests on weak evidence, a
-confirmation arm re-testing it is proposed for the next round.
+confirmation arm re-testing it is proposed for the next round. Optionally
+(`replicate_above`), a configuration close to a guardrail's limit is not shipped on a single
+arm at all: it needs a replicate first. When the
+recommendation is to keep production, the most promising configuration seen only once gets
+the confirmation arm instead: with one noisy arm per configuration, a second look at the
+leader is worth more than another new point.
 """
 
 from __future__ import annotations
@@ -141,6 +146,24 @@ def _eb_prediction(
     return Prediction(names, mean, std)
 
 
+def _promising(
+    obj: np.ndarray[Any, np.dtype[np.float64]],
+    p_feas: np.ndarray[Any, np.dtype[np.float64]],
+    counts: list[int],
+    max_arms: int,
+    floor: float,
+) -> int | None:
+    """Index of the tested configuration most worth a second look, if any (never production):
+    the best shrunken objective above `floor` among those likely enough to be feasible that
+    fewer than `max_arms` arms tested."""
+    best: int | None = None
+    for r in range(1, len(counts)):
+        worth = obj[r] > floor and p_feas[r] >= 0.5 and counts[r] < max_arms
+        if worth and (best is None or obj[r] > obj[best]):
+            best = r
+    return best
+
+
 @single_blas_thread
 def recommend_launch(
     problem: TuningProblem,
@@ -152,6 +175,8 @@ def recommend_launch(
     min_p_better: float = 0.7,
     confirm_below: float = 0.95,
     confirm_min_arms: int = 2,
+    confirm_promising: bool = True,
+    replicate_above: float = 0.9,
 ) -> LaunchRecommendation:
     """The configuration to ship after the rounds in `history`.
 
@@ -165,6 +190,16 @@ def recommend_launch(
         confirm_below: Propose a confirmation arm when either probability is below this.
         confirm_min_arms: Also propose one while fewer arms than this tested the config:
             a single arm that looks best is exactly where the winner's curse bites.
+        confirm_promising: When production stays, propose re-testing the tested
+            configuration with the best positive shrunken objective whose guardrails hold
+            with probability at least one half and that fewer than `confirm_min_arms` arms
+            tested.
+        replicate_above: A configuration whose guardrails hold with probability below this
+            (a thin margin) is only recommended once `confirm_min_arms` arms tested it: a
+            single noisy arm near a guardrail's limit is not enough to ship. 1.0 always asks
+            for a replicate; the default (equal to `min_p_feasible`'s default) never does,
+            because on the benchmark it did not prevent a single breaching launch and cost
+            value (see `docs/benchmarks.md`).
 
     Returns:
         The recommendation; production when no tested configuration qualifies.
@@ -199,7 +234,9 @@ def recommend_launch(
     counts: dict[str, int] = defaultdict(int)
     for o in history:
         counts[o.key] += 1
-    eligible = (p_feas >= min_p_feasible) & (p_better >= min_p_better)
+    n_tested = np.asarray([counts[config_key(c)] for c in configs])
+    settled = (p_feas >= replicate_above) | (n_tested >= confirm_min_arms)
+    eligible = (p_feas >= min_p_feasible) & (p_better >= min_p_better) & settled
     eligible[0] = True
     score = np.where(eligible, obj, -np.inf)
     score[0] = 0.0
@@ -225,7 +262,9 @@ def recommend_launch(
         reason = (
             "Keep production: no tested configuration is both likely better "
             f"(P >= {min_p_better:.2f}) and likely within every guardrail "
-            f"(P >= {min_p_feasible:.2f}) on the shrunken estimates."
+            f"(P >= {min_p_feasible:.2f}"
+            + (f", or {replicate_above:.3g} from a single arm" if replicate_above < 1 else "")
+            + ") on the shrunken estimates."
         )
     else:
         reason = (
@@ -250,6 +289,30 @@ def recommend_launch(
                 ),
                 source="confirm",
                 predicted={"objective": float(obj[i]), "p_feasible": float(p_feas[i])},
+            )
+    if i == 0 and confirm_promising:
+        n_arms = [counts[config_key(c)] for c in configs]
+        lead = _promising(obj, p_feas, n_arms, confirm_min_arms, floor=0.0)
+        if lead is not None:
+            c = configs[lead]
+            change = describe_delta(problem.baseline, c)
+            reason += f" The most promising configuration seen once ({change}) is re-tested."
+            confirmation = Proposal.from_config(
+                problem.space,
+                problem.baseline,
+                c,
+                hypothesis=(
+                    f"Re-test the most promising configuration ({change}) to tell a real "
+                    "gain from luck."
+                ),
+                explanation=(
+                    f"Shrunken objective {obj[lead]:+.2%} (sd {obj_sd[lead]:.2%}), "
+                    f"P(better) = {p_better[lead]:.2f}, P(guardrails hold) = "
+                    f"{p_feas[lead]:.2f}, from {n_arms[lead]} arm(s): not yet enough "
+                    "to ship, promising enough to look again."
+                ),
+                source="confirm",
+                predicted={"objective": float(obj[lead]), "p_feasible": float(p_feas[lead])},
             )
     return LaunchRecommendation(
         config=cfg,

@@ -25,7 +25,7 @@ def test_tiny_benchmark_writes_every_output(tmp_path: Path, monkeypatch: Any) ->
         return None if name == "ax" else real_find_spec(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib.util, "find_spec", no_ax)
-    methods = ("rectune", "rectune-nocritic", "sobol", "optuna-tpe", "ax")
+    methods = ("rectune", "rectune-nocritic", "rectune-hybrid", "sobol", "optuna-tpe", "ax")
     settings = BenchSettings(
         tasks=("diversity",),
         methods=methods,

@@ -214,3 +214,47 @@ def test_waiting_state_then_resume(workspace: Path, days_per_poll: int) -> None:
         assert rep.pending["experiment_id"] == exp  # type: ignore[index]
     assert rep.status == "completed", rep.error
     assert rep.experiment_id == exp
+
+
+PAST = (
+    "experiment_id,arm,vf_w_click,vf_w_dwell,dwell_time_lift,dwell_time_ci_low,"
+    "dwell_time_ci_high,negative_rate_lift,negative_rate_ci_low,negative_rate_ci_high,"
+    "topic_diversity_lift,topic_diversity_ci_low,topic_diversity_ci_high,clicks_lift,"
+    "clicks_ci_low,clicks_ci_high,retention_lift,retention_ci_low,retention_ci_high,days\n"
+    "past1,a,0.8,1.2,0.025,0.008,0.042,0.0,-0.01,0.01,0.0,-0.01,0.01,0.0,-0.01,0.01,"
+    "0.0,-0.002,0.002,7\n"
+)
+
+
+def test_weak_launch_evidence_gets_a_confirmation_arm(workspace: Path) -> None:
+    from rectune.domain import config_key
+    from rectune.memory import import_experiments
+
+    skill = SkillHub.in_workspace(workspace).get("value_fusion")
+    past = workspace / "past.csv"
+    past.write_text(PAST)
+    journal = Journal.in_workspace(workspace)
+    import_experiments(past, journal, skill.name, skill.space, skill.metrics, skill.baseline)
+    winner = journal.candidates("value_fusion")[0].config
+
+    rep = run_round("value_fusion", workspace=workspace, model=None, approve=True, **FAST)
+    assert rep.status == "completed", rep.error
+    this_round = [c for c in _journal(workspace, "value_fusion") if c.round == 1]
+    confirm = [c for c in this_round if c.source == "confirm"]
+    assert len(confirm) == 1 and config_key(confirm[0].config) == config_key(winner)
+    assert "confirmation" in confirm[0].critic_justification
+    assert len({config_key(c.config) for c in this_round}) == len(this_round) == 3
+    assert confirm[0].result is not None  # it ran like any other arm
+
+    off = run_round(
+        "value_fusion",
+        workspace=workspace,
+        model=None,
+        approve=True,
+        confirm_launch=False,
+        **FAST,
+    )
+    assert off.status == "completed", off.error
+    assert not [
+        c for c in _journal(workspace, "value_fusion") if c.round == 2 and c.source == "confirm"
+    ]
