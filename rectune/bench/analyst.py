@@ -94,11 +94,14 @@ class ScriptedAnalyst:
         v = float(value) + move
         if not p.low <= v <= p.high:
             v = float(value) - move  # an edit stays valid; the soft box is the critic's job
-        return round(v) if isinstance(p, IntParameter) else round(v, 4)
+        return _as_value(p, v)
 
     def _anywhere(self, name: str, rng: np.random.Generator) -> ConfigValue:
         p = self.problem.space[name]
         if isinstance(p, CategoricalParameter):
             return str(rng.choice(p.choices))
-        v = float(rng.uniform(p.low, p.high))
-        return round(v) if isinstance(p, IntParameter) else round(v, 4)
+        return _as_value(p, float(rng.uniform(p.low, p.high)))
+
+
+def _as_value(p: object, v: float) -> ConfigValue:
+    return round(v) if isinstance(p, IntParameter) else round(v, 4)

@@ -12,6 +12,7 @@ treatment configurations differ.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -110,8 +111,12 @@ class OptimumInfo:
     lifts: dict[str, float]
 
 
+@functools.cache
 def problem_for(task: str) -> tuple[TuningProblem, float, int]:
-    """The engine's problem for a shipped task, with the skill's traffic share and days."""
+    """The engine's problem for a shipped task, with the skill's traffic share and days.
+
+    Read once per process: every scored arm and every line of a partial file asks for it.
+    """
     from rectune.skillhub import SkillHub, shipped_skills_dir
 
     skill = SkillHub(shipped_skills_dir()).get(task)

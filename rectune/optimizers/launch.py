@@ -146,6 +146,26 @@ def _eb_prediction(
     return Prediction(names, mean, std)
 
 
+def _confirmation(
+    problem: TuningProblem,
+    config: Config,
+    hypothesis: str,
+    explanation: str,
+    objective: float,
+    p_feasible: float,
+) -> Proposal:
+    """A proposal to test `config` again (source "confirm")."""
+    return Proposal.from_config(
+        problem.space,
+        problem.baseline,
+        config,
+        hypothesis=hypothesis,
+        explanation=explanation,
+        source="confirm",
+        predicted={"objective": objective, "p_feasible": p_feasible},
+    )
+
+
 def _promising(
     obj: np.ndarray[Any, np.dtype[np.float64]],
     p_feas: np.ndarray[Any, np.dtype[np.float64]],
@@ -234,8 +254,8 @@ def recommend_launch(
     counts: dict[str, int] = defaultdict(int)
     for o in history:
         counts[o.key] += 1
-    n_tested = np.asarray([counts[config_key(c)] for c in configs])
-    settled = (p_feas >= replicate_above) | (n_tested >= confirm_min_arms)
+    n_tested = [counts[config_key(c)] for c in configs]
+    settled = (p_feas >= replicate_above) | (np.asarray(n_tested) >= confirm_min_arms)
     eligible = (p_feas >= min_p_feasible) & (p_better >= min_p_better) & settled
     eligible[0] = True
     score = np.where(eligible, obj, -np.inf)
@@ -251,7 +271,7 @@ def recommend_launch(
             "objective_sd": float(obj_sd[r]),
             "p_better": float(p_better[r]),
             "p_feasible": float(p_feas[r]),
-            "n_observations": counts[config_key(configs[r])],
+            "n_observations": n_tested[r],
             "eligible": bool(eligible[r]),
         }
         for r in order
@@ -274,45 +294,34 @@ def recommend_launch(
             f"from {counts[key]} arm(s)."
         )
         if min(p_better[i], p_feas[i]) < confirm_below or counts[key] < confirm_min_arms:
-            confirmation = Proposal.from_config(
-                problem.space,
-                problem.baseline,
+            confirmation = _confirmation(
+                problem,
                 cfg,
-                hypothesis=(
-                    f"Confirm the launch candidate ({describe_delta(problem.baseline, cfg)}) "
-                    "before shipping it."
-                ),
-                explanation=(
-                    f"The evidence is not yet decisive ({counts[key]} arm(s), P(better) = "
-                    f"{p_better[i]:.2f}, P(guardrails hold) = {p_feas[i]:.2f}); another arm "
-                    "tells a lucky result from a real one before anything ships."
-                ),
-                source="confirm",
-                predicted={"objective": float(obj[i]), "p_feasible": float(p_feas[i])},
+                f"Confirm the launch candidate ({describe_delta(problem.baseline, cfg)}) "
+                "before shipping it.",
+                f"The evidence is not yet decisive ({counts[key]} arm(s), P(better) = "
+                f"{p_better[i]:.2f}, P(guardrails hold) = {p_feas[i]:.2f}); another arm "
+                "tells a lucky result from a real one before anything ships.",
+                float(obj[i]),
+                float(p_feas[i]),
             )
     if i == 0 and confirm_promising:
-        n_arms = [counts[config_key(c)] for c in configs]
-        lead = _promising(obj, p_feas, n_arms, confirm_min_arms, floor=0.0)
+        lead = _promising(obj, p_feas, n_tested, confirm_min_arms, floor=0.0)
         if lead is not None:
             c = configs[lead]
             change = describe_delta(problem.baseline, c)
             reason += f" The most promising configuration seen once ({change}) is re-tested."
-            confirmation = Proposal.from_config(
-                problem.space,
-                problem.baseline,
+            confirmation = _confirmation(
+                problem,
                 c,
-                hypothesis=(
-                    f"Re-test the most promising configuration ({change}) to tell a real "
-                    "gain from luck."
-                ),
-                explanation=(
-                    f"Shrunken objective {obj[lead]:+.2%} (sd {obj_sd[lead]:.2%}), "
-                    f"P(better) = {p_better[lead]:.2f}, P(guardrails hold) = "
-                    f"{p_feas[lead]:.2f}, from {n_arms[lead]} arm(s): not yet enough "
-                    "to ship, promising enough to look again."
-                ),
-                source="confirm",
-                predicted={"objective": float(obj[lead]), "p_feasible": float(p_feas[lead])},
+                f"Re-test the most promising configuration ({change}) to tell a real "
+                "gain from luck.",
+                f"Shrunken objective {obj[lead]:+.2%} (sd {obj_sd[lead]:.2%}), "
+                f"P(better) = {p_better[lead]:.2f}, P(guardrails hold) = "
+                f"{p_feas[lead]:.2f}, from {n_tested[lead]} arm(s): not yet enough "
+                "to ship, promising enough to look again.",
+                float(obj[lead]),
+                float(p_feas[lead]),
             )
     return LaunchRecommendation(
         config=cfg,
