@@ -344,11 +344,12 @@ def run_round(
     skill = SkillHub(Workspace(workspace).skills).get(task)
     _check_models(ctx)
     thread_id = thread_id or new_thread_id(task)
-    _save_thread(ctx, thread_id, task)
     first: dict[str, Any] = {"task": skill.name}
     if ctx.steering:
         first["steering"] = ctx.steering
     with _graph(ctx.workspace, checkpointer) as graph:
+        # The thread is recorded only once its checkpoints can be stored.
+        _save_thread(ctx, thread_id, task)
         _drive(graph, first, _config(thread_id), ctx, approve, wait, on_event)
         return _report(graph, _config(thread_id), thread_id)
 
