@@ -311,9 +311,9 @@ def run(
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
-                from rectune.workspace import Workspace
+                from rectune.threads import ThreadStore
 
-                if Workspace(workspace).thread_file(thread_id).exists():
+                if ThreadStore(workspace).exists(thread_id):
                     raise RoundError(exc, thread_id, workspace) from exc
                 raise
         reports.append(report)

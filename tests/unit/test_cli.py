@@ -322,3 +322,14 @@ def test_version_and_completion_are_offered() -> None:
     assert code == 0 and out.startswith("rectune ")
     code, out, _ = invoke("--help")
     assert "--install-completion" in out and "--verbose" in out
+
+
+def test_skills_list_shows_a_broken_skill_beside_the_good_ones(workspace: Path) -> None:
+    shutil.copytree(workspace / "skills" / "diversity", workspace / "skills" / "broken")
+    (workspace / "skills" / "broken" / "SKILL.md").write_text("---\nname: [oops\n---\n")
+    code, out, _ = invoke("skills", "list", "-w", str(workspace), "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["broken"]["status"] == "broken" and rows["broken"]["error"]
+    assert rows["value_fusion"]["status"] == "active"
+    code, out, _ = invoke("skills", "list", "-w", str(workspace))
+    assert code == 0 and "broken skill" in " ".join(out.split()), out
