@@ -35,3 +35,11 @@ def test_sweep_clears_a_workspace(tmp_path: Path) -> None:
     (tmp_path / ".old.json.tmp-abcdef").write_text("pre-pid naming")
     assert sweep_stale_temp_files(tmp_path) == 2
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_written_files_are_readable_by_teammates(tmp_path: Path) -> None:
+    from rectune import durable
+
+    atomic_write_text(tmp_path / "index.html", "<html></html>")
+    mode = (tmp_path / "index.html").stat().st_mode & 0o777
+    assert mode == 0o666 & ~durable._UMASK and mode & 0o044  # group and others may read
