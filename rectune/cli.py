@@ -128,6 +128,7 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", envvar="RECTUNE_WORKSPACE", help="Workspace directory.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every metric, for wide terminals.")]
 NoWaitOpt = Annotated[
     bool,
     typer.Option(
@@ -286,7 +287,21 @@ def run(
     days: Annotated[int | None, typer.Option(help="A/B duration in days.")] = None,
     traffic: Annotated[float | None, typer.Option(help="Traffic fraction per arm.")] = None,
     single_agent: Annotated[bool, typer.Option(help="Ablation: no Critic selection.")] = False,
+    risk_threshold: Annotated[
+        float | None,
+        typer.Option(help="Largest predicted guardrail-breach probability the Critic keeps."),
+    ] = None,
+    llm_share: Annotated[
+        float | None, typer.Option(help="Largest share of the arms a model's proposals take.")
+    ] = None,
+    confirm: Annotated[
+        bool | None,
+        typer.Option(
+            "--confirm/--no-confirm", help="Spend an arm re-testing a weakly supported winner."
+        ),
+    ] = None,
     no_wait: NoWaitOpt = False,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run tuning rounds; without --yes, stop at the approval and say how to continue."""
@@ -298,6 +313,12 @@ def run(
     _need_workspace(workspace)
     _require_skill(workspace, task)
     opts = _options(proposals, arms, steer, seed, days, traffic, single_agent)
+    for key, value in (
+        ("risk_threshold", risk_threshold), ("llm_share", llm_share), ("confirm_launch", confirm)
+    ):
+        if value is not None:
+            opts[key] = value
+    opts |= _day_by_day(workspace)
     kwargs: dict[str, Any] = {"workspace": workspace, "approve": yes, "wait": not no_wait, **opts}
     kwargs |= _model_arg(model)
     if platform is not None:
@@ -318,13 +339,25 @@ def run(
                 raise
         reports.append(report)
         if not as_json:
-            print_round(report, workspace)
+            print_round(report, workspace, wide=wide)
         if report.status != "completed":
             break
     if as_json:
         _print_json([r.model_dump(mode="json") for r in reports])
     if reports[-1].status == "failed":
         raise typer.Exit(1)
+
+
+def _day_by_day(workspace: Path) -> dict[str, Any]:
+    """At the terminal the simulated A/B test advances a day per poll, so the days bar is
+    real and Ctrl-C lands between days; a setting in rectune.yaml or the environment wins."""
+    import os
+
+    from rectune.workspace import load_settings
+
+    if "poll_days" in load_settings(workspace) or "RECTUNE_POLL_DAYS" in os.environ:
+        return {}
+    return {"poll_days": 1}
 
 
 def _latest(workspace: Path, wanted: str, what: str) -> str:
@@ -348,6 +381,7 @@ def approve(
     reject_all: Annotated[bool, typer.Option("--reject", help="Reject every candidate.")] = False,
     decisions: Annotated[str | None, typer.Option(help="Answer as JSON (scripting).")] = None,
     no_wait: NoWaitOpt = False,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Review the candidates of a round in the terminal, then resume it."""
@@ -394,9 +428,9 @@ def approve(
         problems = "; ".join(str(e) for e in final.pending["errors"])
         raise UserError(f"the answer was not accepted: {problems}")
     if as_json:
-        _print_json(final.model_dump(mode="json"))
+        _print_json([final.model_dump(mode="json")])
     else:
-        print_round(final, workspace)
+        print_round(final, workspace, wide=wide)
 
 
 @app.command(name="resume")
@@ -410,6 +444,7 @@ def resume_cmd(
         str | None, typer.Option(help="Use this platform ('sim' or 'files:DIR').")
     ] = None,
     no_wait: NoWaitOpt = False,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Continue a round that is waiting for its A/B test or was interrupted."""
@@ -433,9 +468,9 @@ def resume_cmd(
         except Exception as exc:
             raise RoundError(exc, thread, workspace) from exc
     if as_json:
-        _print_json(report.model_dump(mode="json"))
+        _print_json([report.model_dump(mode="json")])
     else:
-        print_round(report, workspace)
+        print_round(report, workspace, wide=wide)
 
 
 @app.command(name="abort")
@@ -475,6 +510,7 @@ def forget_cmd(
 def status_cmd(
     thread: Annotated[str | None, typer.Argument(help="One round thread; default: all.")] = None,
     workspace: WorkspaceOpt = Path("."),
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Rounds of the workspace and where each one is."""
@@ -491,26 +527,67 @@ def status_cmd(
     elif as_json:
         _print_json(result.model_dump(mode="json"))
     else:
-        print_round(result, workspace)
+        print_round(result, workspace, wide=wide)
 
 
 @app.command()
 def history(
     task: Annotated[str, typer.Argument(help="Task whose journal to show.")],
     workspace: WorkspaceOpt = Path("."),
+    wide: WideOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per candidate).")] = (
+        False
+    ),
     as_json: JsonOpt = False,
 ) -> None:
-    """The task's experiment journal as a table."""
+    """The task's experiment journal: intervals, significance, elites, breaches, edits."""
     _need_workspace(workspace)
-    from rectune.cli_view import print_history
+    from rectune.cli_view import history_csv, print_history
     from rectune.memory.journal import Journal
+    from rectune.skillhub.hub import SkillHub
+    from rectune.workspace import Workspace
 
-    _require_skill(workspace, task)
+    skill = SkillHub(Workspace(workspace).skills).get(task)
     cands = Journal.in_workspace(workspace).candidates(task)
     if as_json:
         _print_json([c.model_dump(mode="json") for c in cands])
+    elif as_csv:
+        sys.stdout.write(history_csv(cands, skill.metrics))
     else:
-        print_history(task, cands, workspace)
+        print_history(task, cands, skill.metrics, workspace, wide=wide)
+
+
+@app.command(name="export")
+def export_cmd(
+    task: Annotated[str, typer.Argument(help="Task whose recommendation to export.")],
+    workspace: WorkspaceOpt = Path("."),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder (default: ws/exports/TASK).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Evidence file: yaml or json.")] = "yaml",
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the configuration to ship in the platform's format, with its evidence."""
+    _need_workspace(workspace)
+    from rectune.export import export_launch
+
+    if fmt not in ("yaml", "json"):
+        raise UserError(f"--format {fmt!r}: allowed: yaml, json")
+    done = export_launch(workspace, task, out_dir=out, fmt="json" if fmt == "json" else "yaml")
+    if as_json:
+        _print_json(
+            {
+                "platform_file": str(done.platform_file),
+                "evidence_file": str(done.evidence_file),
+                "evidence": done.evidence,
+            }
+        )
+        return
+    con = _console()
+    what = "keep production" if done.advice.is_baseline else f"ship {done.advice.candidate_id}"
+    con.print(f"[bold]{task}[/bold]: {what}", highlight=False)
+    con.print(f"  platform file: {done.platform_file}", highlight=False)
+    con.print(f"  evidence:      {done.evidence_file}", highlight=False)
 
 
 @app.command()

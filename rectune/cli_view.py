@@ -1,35 +1,58 @@
-"""Terminal rendering for the CLI: progress while a round runs, tables after."""
+"""Terminal rendering for the CLI: progress while a round runs, tables after.
+
+Every layout fits an 80-column terminal: ids a person must type are never cut (they fold),
+one row per arm or candidate, the primary metric and one verdict per guardrail by default;
+``--wide`` adds every metric.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import csv
+import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from rich import box
 from rich.console import Console, RenderableType
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rectune.api import RoundReport, ThreadInfo
-from rectune.domain import Candidate
+from rectune.cli_format import SIGNIFICANCE_NOTE, interval, pct
+from rectune.domain import ArmResult, Candidate, MetricResult, MetricRole, MetricSpec
+from rectune.memory.elites import guardrail_state, select_elites
+from rectune.report.explain import explain_advice
 
-__all__ = ["RoundProgress", "format_plan", "print_history", "print_round", "print_threads"]
+__all__ = [
+    "RoundProgress",
+    "history_csv",
+    "print_history",
+    "print_round",
+    "print_threads",
+]
 
 PHASES = {
-    "load_context": "loaded skill, memory and retrieval",
-    "actor": "actor proposed",
-    "critic": "critic reviewed",
-    "plan": "A/B test planned",
-    "approve": "approval decided",
-    "launch": "A/B test launched",
-    "monitor": "A/B test checked",
-    "record": "results recorded",
+    "load_context": "round reserved, skill and memory loaded",
+    "actor": "the Actor drafted proposals",
+    "critic": "the Critic reviewed them",
+    "plan": "the A/B test is planned",
+    "approve": "the approval is decided",
+    "launch": "the A/B test is launched",
+    "monitor": "the A/B test was checked",
+    "record": "the results are recorded",
     "insight_task": "insight statistics",
     "insight_reduce": "cross-task insight",
-    "skill": "skill updated",
+    "skill": "the skill is updated",
 }
+STATE_MARK = {"holds": "ok", "breached": "BREACH", "inconclusive": "?"}
+VERDICT_NOTE = (
+    "guardrails: ok = the whole interval is within the limit, ? = the interval reaches past "
+    "it, BREACH = the whole interval is past it"
+)
 
 
 class _ProgressWithTable(Progress):
@@ -44,22 +67,23 @@ class _ProgressWithTable(Progress):
 
 
 class RoundProgress:
-    """Progress bars for each phase and for the simulated A/B days, plus a live arms table.
+    """The round's current step, the A/B test's days as they pass, and the arms.
 
-    The table lists the arms the Critic kept with their changes; once the A/B test reports,
-    each arm's lifts (primary first) fill in.
+    The step line says what finished last (no counter: the Actor and Critic may loop and the
+    monitor runs once a day). The days bar appears when the test is launched, at 0 of its
+    days, and advances as the platform reports days.
     """
 
     def __init__(self, enabled: bool = True, console: Console | None = None) -> None:
         self.enabled = enabled
         self.console = console or Console(stderr=True)
         self.arms: list[dict[str, Any]] = []
-        self.lifts: dict[str, dict[str, str]] = {}
+        self.lifts: dict[str, str] = {}
         self.progress = _ProgressWithTable(
             SpinnerColumn(),
             TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
+            BarColumn(bar_width=20),
+            TextColumn("{task.fields[count]}"),
             TimeElapsedColumn(),
             console=self.console,
             transient=False,
@@ -75,13 +99,20 @@ class RoundProgress:
         # leaves only its error message on the terminal.
         if self.phase_task is None:
             self.progress.start()
-            self.phase_task = self.progress.add_task("round", total=len(PHASES))
+            self.phase_task = self.progress.add_task("starting", total=None, count="")
 
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self.enabled and self.phase_task is not None:
             self.progress.stop()
+
+    def _days(self, run: int, total: int) -> None:
+        if self.days_task is None:
+            self.days_task = self.progress.add_task(
+                "A/B test days", total=max(1, total), count=f"0/{total}"
+            )
+        self.progress.update(self.days_task, completed=run, count=f"{run}/{total}")
 
     def event(self, node: str, data: dict[str, Any]) -> None:
         """Receive one event from the API's stream."""
@@ -98,59 +129,115 @@ class RoundProgress:
                 )
             return
         if node == "progress":
-            if data.get("phase") == "ab_test":
-                total = max(1, int(data.get("days_total") or 1))
-                if self.days_task is None:
-                    self.days_task = self.progress.add_task("A/B test days", total=total)
-                self.progress.update(self.days_task, completed=int(data.get("days_run", 0)))
+            if data.get("phase") in ("launched", "ab_test"):
+                self._days(int(data.get("days_run", 0)), int(data.get("days_total") or 1))
             return
-        label = PHASES.get(node, node)
         detail = ""
         if node == "actor":
-            detail = f": {len(data.get('proposals', []))} proposals"
+            detail = f": {len(data.get('proposals', []))} drafts"
         elif node == "critic" and "candidates" in data:
             detail = f": kept {len(data.get('candidates', []))}"
             self.arms = [c for c in data["candidates"] if isinstance(c, dict)]
         elif node == "monitor" and isinstance(data.get("results"), dict):
             self._take_results(data["results"])
         self.progress.table = self._arms_table()
-        self.progress.update(self.phase_task, advance=1, description=f"{label}{detail}")
+        self.progress.update(self.phase_task, description=f"{PHASES.get(node, node)}{detail}")
 
     def _take_results(self, results: dict[str, Any]) -> None:
         for arm in results.get("arms", []):
             cid = arm.get("candidate_id") or arm.get("arm", "")
-            cells: dict[str, str] = {}
-            for name, m in arm.get("metrics", {}).items():
+            metrics = arm.get("metrics", {})
+            if metrics:
+                name = next(iter(metrics))
+                m = metrics[name]
                 mark = "*" if m.get("significant") else ""
-                cells[name] = f"{float(m.get('relative_lift', 0.0)):+.2%}{mark}"
+                self.lifts[cid] = f"{name} {pct(float(m.get('relative_lift', 0.0)))}{mark}"
             if arm.get("aborted"):
-                cells["status"] = "aborted"
-            self.lifts[cid] = cells
+                self.lifts[cid] = self.lifts.get(cid, "") + " (stopped)"
 
     def _arms_table(self) -> Table | None:
         if not self.arms:
             return None
-        metrics = sorted({m for cells in self.lifts.values() for m in cells if m != "status"})
-        table = Table("arm", "changes", *metrics, title="arms (* = significant)")
+        table = Table("arm", "changes", "result", title="arms", title_justify="left")
         for c in self.arms:
             cid = str(c.get("id", ""))
             delta = c.get("delta") or {}
             changes = ", ".join(f"{k}={v}" for k, v in delta.items())
-            cells = self.lifts.get(cid, {})
-            table.add_row(
-                escape(cid),
-                escape(changes),
-                *[cells.get(m, "") for m in metrics],
-            )
+            table.add_row(escape(cid), escape(changes), escape(self.lifts.get(cid, "")))
         return table
 
 
-def _fmt_metric(m: Any) -> str:
+def _metric_cell(m: MetricResult) -> str:
     mark = "*" if m.significant else ""
-    return f"{m.relative_lift:+.2%}{mark} [{m.ci_low:+.2%}, {m.ci_high:+.2%}]"
+    return f"{pct(m.relative_lift)}{mark} {interval(m.ci_low, m.ci_high)}"
 
 
-def print_round(report: RoundReport, workspace: str | Path, console: Console | None = None) -> None:
+def _compact_metric(m: MetricResult) -> str:
+    """Two short lines: the lift (with its star) and the interval, in %."""
+    mark = "*" if m.significant else ""
+    return f"{100 * m.relative_lift:+.2f}{mark}\n[{100 * m.ci_low:+.2f}, {100 * m.ci_high:+.2f}]"
+
+
+def _verdict_codes(result: ArmResult | None, guardrails: Sequence[MetricSpec]) -> str:
+    if result is None:
+        return ""
+    return " ".join(
+        STATE_MARK[guardrail_state(g, result.metrics[g.name])] if g.name in result.metrics
+        else "-"
+        for g in guardrails
+    )
+
+
+def _guardrail_cell(result: ArmResult | None, guardrails: Sequence[MetricSpec]) -> str:
+    if result is None:
+        return ""
+    parts = []
+    for g in guardrails:
+        r = result.metrics.get(g.name)
+        parts.append(f"{g.name} {STATE_MARK[guardrail_state(g, r)] if r else '-'}")
+    return "\n".join(parts)
+
+
+def _results_table(report: RoundReport, metrics: Sequence[MetricSpec], wide: bool) -> Table:
+    assert report.results is not None
+    primaries = [m for m in metrics if m.role is MetricRole.PRIMARY]
+    guardrails = [m for m in metrics if m.role is MetricRole.GUARDRAIL]
+    shown = [m.name for m in metrics] if wide else [m.name for m in primaries]
+    table = Table(title="A/B results", title_justify="left")
+    table.add_column("arm / candidate", overflow="fold", no_wrap=False)
+    for name in shown:
+        table.add_column(name, overflow="fold")
+    if not wide:
+        table.add_column("guardrails", overflow="fold")
+    table.add_column("state", overflow="fold")
+    for a in report.results.arms:
+        cells = [_metric_cell(a.metrics[m]) if m in a.metrics else "" for m in shown]
+        if not wide:
+            cells.append(_guardrail_cell(a, guardrails))
+        state = f"stopped day {a.days_run}: {a.abort_reason or ''}" if a.aborted else "ran"
+        table.add_row(f"{a.arm}\n{a.candidate_id or ''}", *cells, escape(state))
+    return table
+
+
+def _metrics_of(report: RoundReport, workspace: str | Path) -> list[MetricSpec]:
+    from rectune.skillhub.hub import SkillHub
+    from rectune.workspace import Workspace
+
+    try:
+        return SkillHub(Workspace(workspace).skills).get(report.task).metrics
+    except Exception:  # a report of a round whose skill is gone still prints its results
+        arms = report.results.arms if report.results else []
+        names = sorted({m for a in arms for m in a.metrics})
+        return [MetricSpec(name=n, role="secondary", direction="increase") for n in names]
+
+
+def print_round(
+    report: RoundReport,
+    workspace: str | Path,
+    console: Console | None = None,
+    *,
+    wide: bool = False,
+) -> None:
     """A summary of a round: candidates, results, recommendation and what to do next."""
     con = console or Console()
     con.rule(f"{report.task} round {report.round}: {report.status}")
@@ -160,149 +247,168 @@ def print_round(report: RoundReport, workspace: str | Path, console: Console | N
         con.print(f"[yellow]degraded[/yellow] {escape(str(d))}")
     if report.status == "interrupted":
         con.print(
-            f"The round stopped inside a step; continue it with: "
-            f"rectune resume {report.thread_id} -w {workspace}"
+            "The round stopped inside a step; continue it with:\n"
+            f"  rectune resume {report.thread_id} -w {workspace}",
+            highlight=False,
         )
     if report.status == "awaiting_approval" and report.pending:
-        _candidate_table(con, report.pending.get("candidates", []))
+        from rectune.cli_review import render_review
+        from rectune.skillhub.hub import SkillHub
+        from rectune.workspace import Workspace
+
+        skill = SkillHub(Workspace(workspace).skills).get(report.task)
+        render_review(report.pending, skill, con)
         con.print(
-            f"Approve in the terminal:  rectune approve {report.thread_id} -w {workspace}\n"
-            f"or approve all:           rectune approve {report.thread_id} --all -w {workspace}"
+            "Review in the terminal:\n"
+            f"  rectune approve {report.thread_id} -w {workspace}\n"
+            "or approve every candidate:\n"
+            f"  rectune approve {report.thread_id} --all -w {workspace}",
+            highlight=False,
         )
         return
     if report.status == "waiting" and report.pending:
         p = report.pending
         con.print(
-            f"A/B test {p.get('experiment_id')} is running (day {p.get('days_run')}/"
-            f"{p.get('days_total')}). Continue later: "
-            f"rectune resume {report.thread_id} -w {workspace}"
+            f"A/B test {p.get('experiment_id')} is running (day {p.get('days_run')} of "
+            f"{p.get('days_total')}, on {p.get('platform')}). Continue later with:\n"
+            f"  rectune resume {report.thread_id} -w {workspace}",
+            highlight=False,
         )
         return
     if report.results is not None:
-        metrics = sorted({m for a in report.results.arms for m in a.metrics})
-        table = Table(
-            "arm", "candidate", *metrics, "status", title="A/B results (* = significant after Holm)"
-        )
-        for a in report.results.arms:
-            table.add_row(
-                a.arm,
-                a.candidate_id or "",
-                *[_fmt_metric(a.metrics[m]) if m in a.metrics else "" for m in metrics],
-                "aborted: " + (a.abort_reason or "") if a.aborted else "ok",
-            )
-        con.print(table)
+        metrics = _metrics_of(report, workspace)
+        con.print(_results_table(report, metrics, wide))
+        con.print(f"[dim]{escape(SIGNIFICANCE_NOTE)}; {escape(VERDICT_NOTE)}[/dim]")
         if report.results.srm_detected:
             con.print(
                 "[yellow]Sample-ratio mismatch detected: treat these results with care.[/yellow]"
             )
     if report.recommendation:
-        rec = report.recommendation
+        con.print("[bold]Launch recommendation[/bold]")
+        for line in explain_advice(report.recommendation):
+            con.print(Padding(escape(line), (0, 0, 0, 2)), highlight=False)
         con.print(
-            "Launch recommendation: "
-            f"[bold]{rec.candidate_id or 'production (no change)'}[/bold] {rec.summary}"
+            Padding(f"export it: rectune export {report.task} -w {workspace}", (0, 0, 0, 2)),
+            highlight=False,
         )
     for r in report.learned_rules:
-        con.print(f"[green]learned rule[/green] {r.id}: {r.text}")
+        con.print(f"[green]learned rule[/green] {r.id}: {escape(r.text)}")
     if report.retired_rules:
         con.print(f"retired rules: {', '.join(report.retired_rules)}")
     if report.token_usage:
         con.print(f"tokens: {report.token_usage}")
 
 
-def _candidate_table(con: Console, rows: list[dict[str, Any]]) -> None:
-    """Candidates numbered from 1 (the numbers the review prompts ask for)."""
-    table = Table(show_lines=True, title="candidates (changes against production)")
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("id", overflow="fold", min_width=10)
-    table.add_column("changes", overflow="fold")
-    table.add_column("hypothesis", overflow="fold")
-    table.add_column("critic", overflow="fold")
-    table.add_column("predicted lift [95%]", overflow="fold")
-    for n, r in enumerate(rows, 1):
-        diff = "\n".join(
-            f"{k}: {v['from']} -> {v['to']}" for k, v in r.get("diff_vs_baseline", {}).items()
-        )
-        pred = r.get("prediction") or {}
-        lines = [
-            f"{k}: {v['mean']:+.2%} [{v['low']:+.2%}, {v['high']:+.2%}]"
-            for k, v in (pred.get("lifts") or {}).items()
-        ]
-        if pred:
-            lines.insert(0, f"guardrail risk: {float(pred.get('breach_probability', 0)):.0%}")
-        table.add_row(
-            str(n),
-            r["id"],
-            escape(diff),
-            escape(r.get("hypothesis", "")[:200]),
-            escape(r.get("critic_justification", "")[:200]),
-            escape("\n".join(lines)),
-        )
-    con.print(table)
-
-
-def format_plan(plan: dict[str, Any]) -> str:
-    """One line describing an A/B plan of the approval payload."""
-    if not plan:
-        return "A/B plan: (none)"
-    parts = [
-        f"{plan.get('arms', '?')} arm(s) against {plan.get('control', 'production')}",
-        f"{float(plan['traffic_per_arm']):.1%} of traffic each"
-        if plan.get("traffic_per_arm") is not None
-        else "",
-        f"{plan['days']} day(s)" if plan.get("days") is not None else "",
-    ]
-    stats = ", ".join(
-        f"{k.replace('_', ' ')} {plan[k]}"
-        for k in ("min_detectable_effect", "alpha", "power")
-        if plan.get(k) is not None
-    )
-    text = "A/B plan: " + ", ".join(p for p in parts if p)
-    text += f" ({stats})" if stats else ""
-    power = plan.get("power_analysis")
-    if isinstance(power, dict):
-        text += (
-            f"\n  {power['users_per_arm']:,} users per arm; planned power at the MDE "
-            f"{float(power['planned_power']):.0%}; detects {float(power['detectable_effect']):.2%}"
-        )
-        if not power.get("powered"):
-            need = f"{power['users_needed_per_arm']:,} users per arm"
-            if power.get("days_needed"):
-                need += f" or {power['days_needed']} days"
-            text += f"\n  UNDERPOWERED for the MDE: needs {need}"
-    if plan.get("note"):
-        text += f"\n  {plan['note']}"
-    return text
-
-
 def print_threads(threads: list[ThreadInfo], console: Console | None = None) -> None:
-    """Every round thread of the workspace."""
+    """Every round thread of the workspace (ids fold, never cut)."""
     con = console or Console()
     if not threads:
         con.print("No rounds yet. Start one with: rectune run TASK")
         return
-    table = Table("thread", "task", "round", "status", "created")
+    table = Table("thread", "round", "status", "created")
+    table.columns[0].overflow = "fold"
     for t in threads:
-        table.add_row(t.thread_id, t.task, str(t.round), t.status, t.created_at[:19])
+        table.add_row(t.thread_id, str(t.round), t.status.value, t.created_at[:16])
     con.print(table)
 
 
+def _flags(c: Candidate, elites: set[str], guardrails: Sequence[MetricSpec]) -> str:
+    flags = []
+    if c.id in elites:
+        flags.append("elite")
+    if c.edited or "human" in c.source:
+        flags.append("edited" if c.edited else "human")
+    if c.result is not None and any(
+        g.name in c.result.metrics and guardrail_state(g, c.result.metrics[g.name]) == "breached"
+        for g in guardrails
+    ):
+        flags.append("BREACH")
+    if c.result is not None and c.result.aborted:
+        flags.append("stopped")
+    return " ".join(flags)
+
+
 def print_history(
-    task: str, cands: list[Candidate], workspace: str | Path, console: Console | None = None
+    task: str,
+    cands: list[Candidate],
+    metrics: Sequence[MetricSpec],
+    workspace: str | Path,
+    console: Console | None = None,
+    *,
+    wide: bool = False,
 ) -> None:
-    """The journal of a task as a table."""
+    """The journal of a task as a table: one row per candidate, ids never cut.
+
+    By default: status and flags, the primary metric (lift and interval, %), one verdict code
+    per guardrail and the changes; ``wide`` shows every metric with its interval instead.
+    """
     con = console or Console()
     if not cands:
         con.print(f"No experiments for {task} in {workspace} yet.")
         return
-    metrics = sorted({m for c in cands if c.result for m in c.result.metrics})
-    table = Table("id", "round", "status", "delta", *metrics, title=f"{task} journal")
+    elites = set(select_elites(cands, metrics).elite_ids)
+    primaries = [m for m in metrics if m.role is MetricRole.PRIMARY]
+    guardrails = [m for m in metrics if m.role is MetricRole.GUARDRAIL]
+    shown = list(metrics) if wide else primaries
+    table = Table(
+        title=f"{task} journal", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    width = max(len(c.id) for c in cands)
+    table.add_column("candidate", no_wrap=True, min_width=width)
+    table.add_column("status", overflow="fold")
+    for m in shown:
+        table.add_column(f"{m.name} %" if not wide else m.name, overflow="fold")
+    if not wide:
+        table.add_column("guards", overflow="fold")
+    longest = max((len(f"{k}={v}") for c in cands for k, v in c.delta.items()), default=8)
+    # Keep each change on one line when the row still fits; never let the table grow past the
+    # terminal (rich would crop the last column).
+    others = width + 9 + 16 * len(shown) + (3 * len(guardrails) if not wide else 0)
+    room = con.width - others - 2 * (len(table.columns) + 1) - 3
+    table.add_column("changes", overflow="fold", min_width=max(8, min(longest, room)))
     for c in sorted(cands, key=lambda c: (c.round, c.id)):
         res = c.result.metrics if c.result else {}
-        table.add_row(
-            c.id,
-            str(c.round),
-            c.status.value,
-            ", ".join(f"{k}={v}" for k, v in c.delta.items()),
-            *[f"{res[m].relative_lift:+.2%}" if m in res else "" for m in metrics],
-        )
+        flags = _flags(c, elites, guardrails)
+        render = _metric_cell if wide else _compact_metric
+        cells = [render(res[m.name]) if m.name in res else "" for m in shown]
+        if not wide:
+            cells.append(_verdict_codes(c.result, guardrails))
+        changes = "\n".join(f"{k}={v}" for k, v in c.delta.items())
+        status = c.status.value
+        table.add_row(c.id, f"{status}\n{flags}" if flags else status, *cells, escape(changes))
     con.print(table)
+    legend = [escape(SIGNIFICANCE_NOTE), escape(VERDICT_NOTE)]
+    if not wide and guardrails:
+        legend.append("guards = " + ", ".join(g.name for g in guardrails) + " in that order")
+    legend.append("elite = on the Pareto front of the feasible arms")
+    con.print(f"[dim]{'; '.join(legend)}[/dim]")
+
+
+def history_csv(cands: Sequence[Candidate], metrics: Sequence[MetricSpec]) -> str:
+    """The journal as CSV: one row per candidate, numbers as numbers (lifts as fractions)."""
+    elites = set(select_elites(list(cands), metrics).elite_ids)
+    params = sorted({k for c in cands for k in c.config})
+    head = ["id", "round", "status", "source", "edited", "elite", "experiment_id"]
+    head += [f"config.{p}" for p in params]
+    for m in metrics:
+        head += [f"{m.name}.lift", f"{m.name}.ci_low", f"{m.name}.ci_high", f"{m.name}.p_value",
+                 f"{m.name}.significant"]
+        if m.role is MetricRole.GUARDRAIL:
+            head.append(f"{m.name}.verdict")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(head)
+    for c in cands:
+        row: list[Any] = [c.id, c.round, c.status.value, c.source, c.edited, c.id in elites,
+                          c.experiment_id or ""]
+        row += [c.config.get(p, "") for p in params]
+        res = c.result.metrics if c.result else {}
+        for m in metrics:
+            r = res.get(m.name)
+            row += [r.relative_lift, r.ci_low, r.ci_high, r.p_value, r.significant] if r else [
+                "", "", "", "", ""
+            ]
+            if m.role is MetricRole.GUARDRAIL:
+                row.append(guardrail_state(m, r) if r else "")
+        writer.writerow(row)
+    return buf.getvalue()

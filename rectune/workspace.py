@@ -13,6 +13,7 @@ This module is the one home of the layout; everything else asks `Workspace` for 
       rendered/         each arm's platform config file, per task and round
       threads/          one record per round thread (its run settings)
       reports/          HTML reports
+      exports/          what `rectune export` wrote, per task
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ class Workspace:
 
     def report_dir(self, task: str) -> Path:
         return self.reports / task
+
+    def export_dir(self, task: str) -> Path:
+        return self.root / "exports" / task
 
     def is_workspace(self) -> bool:
         """Whether the folder holds a settings file (what `init` writes)."""

@@ -18,6 +18,7 @@ from rectune.domain import (
     Verdict,
     apply_delta,
     config_diff,
+    config_key,
 )
 
 __all__ = ["ApprovalOutcome", "apply_decisions", "approval_payload", "describe_answer"]
@@ -40,6 +41,7 @@ def describe_answer() -> dict[str, Any]:
                     "note": "optional",
                 }
             ],
+            "add": [{"delta": {"<param>": "<value>"}, "note": "why you want it tested"}],
             "plan": {"days": "<int, optional>", "traffic_per_arm": "<fraction, optional>"},
         },
         "note": "candidates left out of 'decisions' are rejected",
@@ -80,9 +82,14 @@ def approval_payload(
             }
         )
     dropped = [
-        {"index": v.index, "source": v.source, "delta": v.delta, "reasons": v.reasons}
+        {
+            "index": v.index,
+            "source": v.source,
+            "delta": v.delta,
+            "reasons": v.reasons or [v.justification or "ranked below the selected candidates"],
+        }
         for v in verdicts
-        if not v.selected and v.reasons
+        if not v.selected
     ]
     return {
         "kind": "approval",
@@ -105,8 +112,16 @@ class ApprovalOutcome:
     approved: list[Candidate] = field(default_factory=list)
     rejected: list[Candidate] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    added: list[Candidate] = field(default_factory=list)
     plan_changes: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+SOFT_WARNING = (
+    "outside the soft bounds for {names}: allowed, but the next round's Critic drops such a "
+    "configuration unless the skill's soft bounds change"
+)
 
 
 def _plan_changes(raw: Any, out: ApprovalOutcome) -> None:
@@ -129,6 +144,61 @@ def _plan_changes(raw: Any, out: ApprovalOutcome) -> None:
             out.plan_changes[key] = value
 
 
+def _added(
+    raw: Any,
+    out: ApprovalOutcome,
+    *,
+    space: SearchSpace,
+    baseline: Mapping[str, Any],
+    constraints: Sequence[RuleConstraint],
+    task: str,
+    round_no: int,
+) -> None:
+    """The reviewer's own arms: validated like any proposal, then approved."""
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        out.errors.append("'add' must be a list of {'delta': {...}, 'note': '...'}")
+        return
+    production = config_key(dict(baseline))
+    for j, item in enumerate(raw, 1):
+        delta = item.get("delta") if isinstance(item, Mapping) else None
+        if not isinstance(delta, Mapping) or not delta:
+            out.errors.append(f"added arm {j}: needs a non-empty 'delta' object")
+            continue
+        try:
+            config = apply_delta(space, baseline, delta)
+        except ConfigError as exc:
+            out.errors.append(f"added arm {j}: {exc}")
+            continue
+        if config_key(config) == production:
+            out.errors.append(f"added arm {j}: identical to the production configuration")
+            continue
+        note = str(item.get("note", "") or "")
+        checks = {"code_checks": "added by the reviewer"}
+        soft = space.soft_violations(config)
+        if soft:
+            warning = SOFT_WARNING.format(names=soft)
+            out.warnings.append(f"added arm {j}: {warning}")
+            checks["soft_bounds"] = warning
+        broken = [str(r) for r in constraints if not r.satisfied(config)]
+        if broken:
+            checks["rule_override"] = "; ".join(broken)
+        proposed = Candidate(
+            id=f"{task}-r{round_no}-h{j}",
+            task=task,
+            round=round_no,
+            delta=config_diff(dict(baseline), config),
+            config=config,
+            hypothesis=note or "added by the reviewer",
+            source="human",
+            checks=checks,
+        )
+        out.added.append(proposed)
+        out.approved.append(proposed.transition(CandidateStatus.APPROVED, "added by the reviewer"))
+        out.decisions.append(Decision(id=proposed.id, action="approve", note="added arm"))
+
+
 def apply_decisions(
     answer: Any,
     candidates: Sequence[Candidate],
@@ -137,12 +207,28 @@ def apply_decisions(
     baseline: Mapping[str, Any],
     constraints: Sequence[RuleConstraint] = (),
     by: Literal["reviewer", "auto"] = "reviewer",
+    task: str = "",
+    round_no: int = 0,
+    traffic_per_arm: float | None = None,
 ) -> ApprovalOutcome:
     """Apply an approval answer to the candidates.
 
-    Edits are validated exactly like proposals (hard bounds, types, unknown fields); learned
-    rule constraints are reported but a person may override them. Any error leaves the
-    outcome's `errors` non-empty and nothing should be launched.
+    Edits and added arms are validated like proposals (hard bounds, types, unknown fields);
+    leaving the soft bounds or a learned rule is allowed for a person and reported. Any error
+    leaves the outcome's `errors` non-empty and nothing should be launched.
+
+    Args:
+        answer: ``"approve"``, ``"reject"`` or ``{"decisions": [...], "add": [...],
+            "plan": {...}}``.
+        candidates: The round's candidates.
+        space: The task's search space.
+        baseline: The production configuration.
+        constraints: Learned-rule constraints in force.
+        by: Who decides.
+        task: The task (names added arms).
+        round_no: The round (names added arms).
+        traffic_per_arm: The plan's traffic per arm (an answer may change it); the approved
+            arms and a control must fit in all traffic.
     """
     out = ApprovalOutcome()
     by_id = {c.id: c for c in candidates}
@@ -162,6 +248,10 @@ def apply_decisions(
     elif isinstance(answer, Mapping) and isinstance(answer.get("decisions"), list):
         items = list(answer["decisions"])
         _plan_changes(answer.get("plan"), out)
+        unknown = sorted(set(answer) - {"decisions", "add", "plan"})
+        if unknown:
+            out.errors.append(f"answer key(s) {unknown} not understood; allowed: decisions, "
+                              "add, plan")
     else:
         out.errors.append("answer must be 'approve', 'reject' or {'decisions': [...]}")
         return out
@@ -206,6 +296,11 @@ def apply_decisions(
             edit_delta = config_diff(cand.config, config)
             broken = [str(r) for r in constraints if not r.satisfied(config)]
             changes = ", ".join(f"{k}={v}" for k, v in edit_delta.items())
+            soft = space.soft_violations(config)
+            soft_note = {}
+            if soft:
+                soft_note = {"soft_bounds": SOFT_WARNING.format(names=soft)}
+                out.warnings.append(f"candidate {cid}: {soft_note['soft_bounds']}")
             cand = cand.model_copy(
                 update={
                     "config": config,
@@ -218,6 +313,7 @@ def apply_decisions(
                     "prediction": None,
                     "checks": {
                         **cand.checks,
+                        **soft_note,
                         **({"rule_override": "; ".join(broken)} if broken else {}),
                     },
                 }
@@ -226,7 +322,22 @@ def apply_decisions(
             cand.transition(CandidateStatus.APPROVED, note or f"{action}d by {by}")
         )
         out.decisions.append(Decision(id=cid, action=action, note=note, delta=edit_delta, by=by))
-    position = {c.id: i for i, c in enumerate(candidates)}
+    if isinstance(answer, Mapping):
+        _added(
+            answer.get("add"), out, space=space, baseline=baseline, constraints=constraints,
+            task=task, round_no=round_no,
+        )
+    keys = [config_key(c.config) for c in out.approved]
+    if len(set(keys)) != len(keys):
+        out.errors.append("two approved arms have the same configuration; change or drop one")
+    traffic = out.plan_changes.get("traffic_per_arm", traffic_per_arm)
+    if traffic is not None and (len(out.approved) + 1) * traffic > 1.0 + 1e-9:
+        most = int(1.0 / traffic + 1e-9) - 1
+        out.errors.append(
+            f"{len(out.approved)} arms and a control at {traffic:.0%} of traffic each do not "
+            f"fit: at most {most} treatment arms; reject some or lower traffic_per_arm in 'plan'"
+        )
+    position = {c.id: i for i, c in enumerate([*candidates, *out.added])}
     out.approved.sort(key=lambda c: position[c.id])
     for c in candidates:
         if c.id not in seen and not out.errors:

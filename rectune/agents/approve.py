@@ -59,6 +59,9 @@ def approve(state: State, runtime: Runtime[Context]) -> Command[Literal["launch"
                 space=skill.space,
                 baseline=skill.baseline,
                 constraints=constraints,
+                task=data.task,
+                round_no=data.round,
+                traffic_per_arm=data.plan.traffic_per_arm,
             )
             if not outcome.errors:
                 break
@@ -73,6 +76,8 @@ def approve(state: State, runtime: Runtime[Context]) -> Command[Literal["launch"
                     approved=[],
                 ),
             )
+    if outcome.added:
+        ports.journal.add_new_candidates(data.task, outcome.added)
     ports.journal.decide(
         data.task, data.round, data.thread_id, [*outcome.approved, *outcome.rejected]
     )
@@ -87,7 +92,12 @@ def approve(state: State, runtime: Runtime[Context]) -> Command[Literal["launch"
         ).model_copy(
             update={} if outcome.plan_changes else {"duration_from": plan.duration_from}
         )
-    update = encode(decisions=outcome.decisions, approved=outcome.approved, plan=plan)
+    update = encode(
+        decisions=outcome.decisions,
+        approved=outcome.approved,
+        candidates=[*data.candidates, *outcome.added],
+        plan=plan,
+    )
     if not outcome.approved:
         return Command(goto="record", update=update | encode(status="rejected"))
     return Command(goto="launch", update=update)

@@ -32,6 +32,15 @@ TokenUsage = dict[str, int]
 
 RETRIES = 3
 
+PROVIDER_EXTRAS = {"anthropic": "anthropic", "openai": "openai", "google_genai": "google"}
+"""The rectune extra that installs each provider's LangChain integration."""
+
+API_KEYS = {
+    "google_genai": ("GOOGLE_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "openai": ("OPENAI_API_KEY",),
+}
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ModelRateLimitError,
     ModelConnectionError,
@@ -59,13 +68,30 @@ def resolve_model(model: ModelLike) -> BaseChatModel | None:
         return model
     from langchain.chat_models import init_chat_model
 
+    provider = model.split(":", 1)[0]
     try:
         return init_chat_model(model)
-    except Exception as exc:  # the provider packages raise many different types
+    except ImportError as exc:
+        extra = PROVIDER_EXTRAS.get(provider)
+        how = f"pip install 'rectune[{extra}]'" if extra else f"install its package ({exc})"
         raise RecTuneError(
-            f"model {model!r} could not be created ({type(exc).__name__}: {exc}); pass a "
-            "'provider:model' string such as 'google_genai:gemini-2.5-pro' with its API key set"
-        ) from exc
+            f"model {model!r} needs the {provider!r} integration: {how}, or use "
+            "--model offline for the built-in engine"
+        ) from None
+    except Exception as exc:  # the provider packages raise many different types
+        text = str(exc)
+        key = next((k for k in API_KEYS.get(provider, ()) if k in text), None)
+        if key or "api key" in text.lower() or "api_key" in text.lower():
+            env = key or " / ".join(API_KEYS.get(provider, ("the provider's API key",)))
+            raise RecTuneError(
+                f"model {model!r} needs an API key: set {env}, or use --model offline for the "
+                "built-in engine"
+            ) from None
+        raise RecTuneError(
+            f"model {model!r} could not be created ({type(exc).__name__}: {text[:300]}); pass "
+            "a 'provider:model' string such as 'google_genai:gemini-2.5-pro' with its API key "
+            "set"
+        ) from None
 
 
 def with_retry(runnable: Runnable[Any, Any]) -> Runnable[Any, Any]:

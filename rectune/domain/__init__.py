@@ -6,7 +6,7 @@ configurations and deltas, candidates and their lifecycle, experiment specs and 
 
 from __future__ import annotations
 
-from rectune.domain.advice import LaunchAdvice
+from rectune.domain.advice import ArmEvidence, LaunchAdvice
 from rectune.domain.candidates import Candidate, StatusChange, utcnow
 from rectune.domain.configs import Config, apply_delta, config_diff, config_key
 from rectune.domain.errors import ConfigError, LifecycleError, RecTuneError, SpecError
@@ -39,6 +39,7 @@ from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, Rule
 __all__ = [
     "SCHEMA_VERSION",
     "ABPlan",
+    "ArmEvidence",
     "ArmResult",
     "ArmSpec",
     "Candidate",

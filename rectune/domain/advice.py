@@ -7,7 +7,35 @@ from pydantic import BaseModel, ConfigDict, Field
 from rectune.domain.configs import Config
 from rectune.domain.review import Interval
 
-__all__ = ["LaunchAdvice"]
+__all__ = ["ArmEvidence", "LaunchAdvice"]
+
+
+class ArmEvidence(BaseModel):
+    """What the engine believes about one tested configuration.
+
+    Attributes:
+        candidate_id: The tested candidate (the latest arm of this configuration).
+        config: Its configuration.
+        measured_objective: The objective as its arm measured it (no shrinkage).
+        measured_significant: Whether a primary metric was significant on that arm.
+        objective: The shrunken estimate of the objective (what the engine believes).
+        objective_sd: Its standard deviation.
+        p_better: Probability that it beats production on the objective.
+        p_feasible: Probability that every guardrail holds.
+        n_arms: How many arms tested this configuration.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    candidate_id: str | None = None
+    config: Config
+    measured_objective: float
+    measured_significant: bool = False
+    objective: float
+    objective_sd: float
+    p_better: float = Field(ge=0.0, le=1.0)
+    p_feasible: float = Field(ge=0.0, le=1.0)
+    n_arms: int = Field(default=1, ge=0)
 
 
 class LaunchAdvice(BaseModel):
@@ -26,6 +54,11 @@ class LaunchAdvice(BaseModel):
         lifts: Shrunken per-metric lifts with 95% intervals.
         reason: Why this and not the best-looking arm, in plain words.
         needs_confirmation: Whether the engine wants it re-tested before it ships.
+        objective_metrics: The primary metrics the objective weighs, most important first.
+        best_looking: The tested configuration with the best measured objective, when it is
+            not the one recommended (so a person sees why not).
+        min_p_better: The probability of beating production a launch needs.
+        min_p_feasible: The probability that every guardrail holds a launch needs.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,6 +74,10 @@ class LaunchAdvice(BaseModel):
     lifts: dict[str, Interval] = Field(default_factory=dict)
     reason: str = ""
     needs_confirmation: bool = False
+    objective_metrics: list[str] = Field(default_factory=list)
+    best_looking: ArmEvidence | None = None
+    min_p_better: float = Field(default=0.7, ge=0.0, le=1.0)
+    min_p_feasible: float = Field(default=0.9, ge=0.0, le=1.0)
 
     @property
     def summary(self) -> str:

@@ -34,12 +34,14 @@ __all__ = [
     "dominates",
     "greedy_maxmin",
     "guardrail_breached",
+    "guardrail_state",
     "objective_metrics",
     "pareto_front",
     "select_elites",
 ]
 
 GuardrailPolicy = Literal["ci", "point", "strict"]
+GuardrailState = Literal["holds", "breached", "inconclusive"]
 
 
 def guardrail_breached(spec: MetricSpec, result: MetricResult, policy: GuardrailPolicy = "ci") -> (
@@ -64,6 +66,20 @@ def guardrail_breached(spec: MetricSpec, result: MetricResult, policy: Guardrail
         return value[policy] < t
     value = {"ci": result.ci_low, "point": result.relative_lift, "strict": result.ci_high}
     return value[policy] > t
+
+
+def guardrail_state(spec: MetricSpec, result: MetricResult) -> GuardrailState:
+    """The one verdict on a guardrail that tables, reports and elites share.
+
+    ``holds`` when the whole 95% interval is on the allowed side of the threshold,
+    ``breached`` when the whole interval is past it (what makes a candidate infeasible),
+    ``inconclusive`` otherwise.
+    """
+    if guardrail_breached(spec, result, "ci"):
+        return "breached"
+    if guardrail_breached(spec, result, "strict"):
+        return "inconclusive"
+    return "holds"
 
 
 def objective_metrics(metrics: Sequence[MetricSpec]) -> list[MetricSpec]:
@@ -156,9 +172,11 @@ def _infeasible_reason(
         if r is None:
             return f"guardrail {g.name} was not measured"
         if guardrail_breached(g, r, policy):
+            assert g.guardrail_threshold is not None
             return (
-                f"guardrail {g.name} breached: lift {r.relative_lift:+.4f} "
-                f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}] vs threshold {g.guardrail_threshold:+.4f}"
+                f"guardrail {g.name} breached: lift {100 * r.relative_lift:+.2f}% "
+                f"[{100 * r.ci_low:+.2f}%, {100 * r.ci_high:+.2f}%] past the limit "
+                f"{100 * g.guardrail_threshold:+.2f}%"
             )
     for m in objectives:
         if m.name not in c.result.metrics:

@@ -12,7 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from scipy.stats import norm
+
 from rectune.domain import (
+    ArmEvidence,
     Candidate,
     Config,
     Degradation,
@@ -177,16 +180,48 @@ class EnginePort:
         out += [(i, "engine: not ranked") for i in range(len(configs)) if i not in used]
         return out
 
+    def _evidence(
+        self, history: Sequence[Observation], candidate: Candidate, n_arms: int
+    ) -> ArmEvidence:
+        assert candidate.result is not None
+        measured = {k: m.relative_lift for k, m in candidate.result.metrics.items()}
+        primaries = {m.name for m in self.problem.primaries}
+        pred = self.predict(history, [candidate.config])[0]
+        sd = max(pred.objective_sd, 1e-12)
+        return ArmEvidence(
+            candidate_id=candidate.id,
+            config=dict(candidate.config),
+            measured_objective=float(self.problem.objective(measured)),
+            measured_significant=any(
+                m.significant for k, m in candidate.result.metrics.items() if k in primaries
+            ),
+            objective=pred.objective,
+            objective_sd=pred.objective_sd,
+            p_better=float(norm.cdf(pred.objective / sd)),
+            p_feasible=1.0 - pred.breach_probability,
+            n_arms=n_arms,
+        )
+
     def advise(
         self, history: Sequence[Observation], candidates: Sequence[Candidate] = ()
     ) -> LaunchAdvice:
-        """What to ship now; `candidates` name the tested arm it points at."""
+        """What to ship now, and - when it is another one - what the engine believes about
+        the tested configuration that looks best (`candidates` are the journal's)."""
         rec = self.engine.recommend(self.problem, history)
         key = config_key(rec.config)
-        cid = next(
-            (c.id for c in candidates if c.result is not None and config_key(c.config) == key),
-            None,
-        )
+        measured = {
+            c.id: self.problem.objective({k: m.relative_lift for k, m in c.result.metrics.items()})
+            for c in candidates
+            if c.result is not None and c.result.metrics
+        }
+        tested = [c for c in candidates if c.id in measured]
+        cid = next((c.id for c in reversed(tested) if config_key(c.config) == key), None)
+        best: ArmEvidence | None = None
+        if tested and history:
+            top = max(tested, key=lambda c: measured[c.id])
+            if config_key(top.config) != key:
+                arms = sum(1 for c in tested if config_key(c.config) == config_key(top.config))
+                best = self._evidence(history, top, arms)
         return LaunchAdvice(
             candidate_id=None if rec.is_baseline else cid,
             config=dict(rec.config),
@@ -199,6 +234,10 @@ class EnginePort:
             lifts=_intervals(rec.forecasts),
             reason=rec.reason,
             needs_confirmation=rec.confirmation is not None,
+            objective_metrics=[m.name for m in self.problem.primaries],
+            best_looking=best,
+            min_p_better=self.engine.min_p_better,
+            min_p_feasible=self.engine.min_p_feasible,
         )
 
     def view(self, history: Sequence[Observation]) -> str:

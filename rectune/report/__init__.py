@@ -24,6 +24,7 @@ from rectune.report.plots import (
     plot_pareto,
     plot_sensitivity,
 )
+from rectune.workspace import Workspace
 
 __all__ = ["HEIGHT_PX", "WIDTH_PX", "ReportData", "ReportFiles", "build_report", "write_report"]
 
@@ -85,7 +86,7 @@ def build_report(workspace: str | Path, task: str) -> ReportFiles:
         SkillNotFoundError: when the workspace has no skill called `task`.
     """
     data = collect(workspace, task)
-    out = Path(workspace) / "reports" / task
+    out = Workspace(workspace).report_dir(task)
     out.mkdir(parents=True, exist_ok=True)
     # Plots of an older report would otherwise linger next to a page that no longer shows them.
     for old in out.glob("*.png"):

@@ -304,7 +304,7 @@ def test_an_error_inside_a_started_round_says_how_to_resume(
     state["full"] = False
     code, out, err = invoke("resume", thread, "-w", ws, "--json")
     assert code == 0, err
-    assert json.loads(out)["status"] == "completed"
+    assert json.loads(out)[0]["status"] == "completed"
 
 
 def test_invalid_decisions_exit_2_with_the_reasons(workspace: Path) -> None:
