@@ -66,8 +66,13 @@ def plan_lines(plan: Mapping[str, Any]) -> list[str]:
         )
         if not pa.get("powered"):
             needs = [f"{int(pa['users_needed_per_arm']):,} users per arm"]
-            if pa.get("traffic_needed") is not None:
-                needs[0] += f" ({float(pa['traffic_needed']):.1%} of traffic per arm)"
+            share = pa.get("traffic_needed")
+            if share is not None:
+                share = float(share)
+                needs[0] += (
+                    f" ({share:.1%} of traffic per arm)" if share <= 0.5
+                    else " (more users than the platform has for one arm)"
+                )
             if pa.get("days_needed"):
                 needs.append(f"{pa['days_needed']} days at this traffic")
             lines.append(

@@ -66,7 +66,10 @@ def parse_numbers(text: str, largest: int) -> list[int]:
 def _ask(con: Console, question: str, allowed: Mapping[str, str] | None = None) -> str:
     """Ask until the answer is allowed; an empty answer is never taken as a choice."""
     while True:
-        answer = con.input(f"{escape(question)} ").strip()
+        # No highlighting: the bracketed letters must reach the terminal as typed.
+        con.print(f"{escape(question)} ", end="", highlight=False)
+        con.file.flush()
+        answer = input().strip()
         if allowed is None:
             return answer
         if answer.lower() in allowed:
@@ -187,7 +190,7 @@ def interactive_review(
     rows = payload.get("candidates", [])
     ids = [r["id"] for r in rows]
     menu = "  ".join(f"[{k}] {v}" for k, v in CHOICES.items())
-    con.print(escape(menu))
+    con.print(escape(menu), highlight=False)
     choice = _ask(con, "your choice:", CHOICES)
     if choice == "q":
         return None

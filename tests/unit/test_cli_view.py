@@ -61,13 +61,13 @@ def test_the_plan_says_what_it_detects_and_when_it_is_underpowered() -> None:
         "power_analysis": {
             "metric": "dwell_time", "users_per_arm": 6000, "users_needed_per_arm": 47049,
             "planned_power": 0.21, "detectable_effect": 0.028, "powered": False,
-            "days_needed": None, "traffic_needed": 0.784, "comparisons": 15,
+            "days_needed": None, "traffic_needed": 0.384, "comparisons": 15,
         },
     }
     text = "\n".join(plan_lines(plan))
     assert "3 arm(s) and a production control, 10.0% of users each (40% in the test)" in text
     assert "6,000 users per arm: detects +2.80% on dwell_time with 80% power" in text
-    assert "UNDERPOWERED" in text and "47,049 users per arm (78.4% of traffic per arm)" in text
+    assert "UNDERPOWERED" in text and "47,049 users per arm (38.4% of traffic per arm)" in text
     assert plan_lines({}) == ["A/B plan: (none)"]
 
 
