@@ -126,6 +126,7 @@ def problem_for(task: str) -> tuple[TuningProblem, float, int]:
         metrics=list(skill.metrics),
         baseline=dict(skill.baseline),
         constraints=constraints_from_rules(skill.learned_rules),
+        structure=skill.structure,
     )
     return problem, skill.ab_defaults.traffic_per_arm, skill.ab_defaults.days
 
