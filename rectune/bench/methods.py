@@ -366,12 +366,21 @@ def _ax(problem: TuningProblem, seed: int, k: int) -> PeerMethod:
     pending: list[int] = []
 
     def suggest(n: int) -> list[Config]:
-        trials = client.get_next_trials(max_trials=n)
         pending.clear()
         out: list[Config] = []
-        for index, parameters in trials.items():
-            pending.append(index)
-            out.append({k: v for k, v in parameters.items() if isinstance(v, int | float)})
+        # The generation strategy caps a request at the current node's limit *before* it
+        # moves on: the first request after the initialization arms gets one trial (the
+        # Sobol node has none left). Asking again for the rest fills the batch from the
+        # Bayesian node, with the trials already generated as pending points.
+        for _ in range(3):
+            if len(out) >= n:
+                break
+            trials = client.get_next_trials(max_trials=n - len(out))
+            for index, parameters in trials.items():
+                pending.append(index)
+                out.append({k: v for k, v in parameters.items() if isinstance(v, int | float)})
+            if not trials:
+                break
         return out
 
     def observe(outcomes: Sequence[ArmOutcome]) -> None:

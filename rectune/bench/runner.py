@@ -26,7 +26,7 @@ from typing import Any
 from rectune.bench.methods import ALL_METHODS, ArmOutcome, make_method, method_status
 from rectune.bench.scoring import guardrail_excess, percent_of_optimum, rounds_to_reach
 from rectune.domain import ArmSpec, Config, ExperimentSpec, config_key
-from rectune.optimizers import TuningProblem, constraints_from_rules
+from rectune.optimizers import Engine, Observation, TuningProblem, constraints_from_rules
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -216,6 +216,7 @@ def run_one(
     method_seconds = time.perf_counter() - started
     sim_seconds = 0.0
     rounds: list[_Round] = []
+    observed: list[Observation] = []
     for r in range(1, settings.rounds + 1):
         t0 = time.perf_counter()
         configs = _dedupe([{**problem.baseline, **c} for c in tuner.ask(settings.arms)])
@@ -247,6 +248,9 @@ def run_one(
         tuner.tell(outcomes)
         launched = dict(tuner.launch())
         method_seconds += time.perf_counter() - t0
+        observed.extend(
+            Observation.from_arm_result(dict(o.config), o.result, round=r) for o in outcomes
+        )
         rnd = _Round(launched=launched)
         for o, d in zip(outcomes, arm_days, strict=True):
             rnd.arms.append(
@@ -259,8 +263,20 @@ def run_one(
                 }
             )
         rounds.append(rnd)
+    # Every method's arms judged by one launch rule (rectune's), to separate search from
+    # selection.
+    common = dict(Engine().recommend(problem, observed).config) if observed else dict(
+        problem.baseline
+    )
     t0 = time.perf_counter()
     record = _score(task, method, seed, rounds, problem, settings, optimum, traffic, days)
+    common_lifts = _oracle(task, common, settings)
+    record["common_launch"] = {
+        "config": common,
+        "oracle": common_lifts,
+        "pct_of_optimum": percent_of_optimum(problem.objective(common_lifts), optimum.primary_lift),
+        "breaches": guardrail_excess(problem.metrics, common_lifts) > 0,
+    }
     record["ab_plan"] = {"traffic_per_arm": traffic, "days": days}
     record["timing"] = {
         "method_seconds": method_seconds,
@@ -295,18 +311,28 @@ def _score(
     curve: list[float] = []
     breaching_arms = 0
     harm = 0.0
+    loss = 0.0
+    first_round_loss = 0.0
     n_arms = 0
     for i, rnd in enumerate(rounds):
         arms = []
         for arm in rnd.arms:
             lifts = _oracle(task, arm["config"], settings)
             excess = guardrail_excess(problem.metrics, lifts)
-            arm_harm = traffic * arm["days_run"] / days * excess
+            exposure = traffic * arm["days_run"] / days
+            arm_harm = exposure * excess
+            # What the arm's users lost on the objective (a gain is not netted against it).
+            arm_loss = exposure * max(0.0, -problem.objective(lifts))
             n_arms += 1
+            loss += arm_loss
+            if i == 0:
+                first_round_loss = max(first_round_loss, max(0.0, -problem.objective(lifts)))
             if excess > 0:
                 breaching_arms += 1
                 harm += arm_harm
-            arms.append({**arm, "oracle": lifts, "excess": excess, "harm": arm_harm})
+            arms.append(
+                {**arm, "oracle": lifts, "excess": excess, "harm": arm_harm, "loss": arm_loss}
+            )
         lifts = _oracle(task, rnd.launched, settings)
         pct = percent_of_optimum(problem.objective(lifts), optimum.primary_lift)
         curve.append(pct)
@@ -334,6 +360,9 @@ def _score(
         "arms_tested": n_arms,
         "breaching_arms": breaching_arms,
         "harm": harm,
+        "primary_loss": loss,
+        "user_harm": loss + harm,
+        "first_round_worst_loss": first_round_loss,
         "rounds": out_rounds,
     }
 
@@ -522,6 +551,7 @@ def rescore_final(
     workers: int = 1,
     progress: Callable[[str], None] | None = None,
     candidates_per_task: int = 8,
+    tolerance: float = 0.001,
 ) -> dict[str, Any]:
     """Score the final launches and the optima again with a larger oracle population.
 
@@ -538,6 +568,9 @@ def rescore_final(
         workers: Parallel processes.
         progress: Receives a line when done.
         candidates_per_task: Tested arms per task considered for the best-known optimum.
+        tolerance: A bar candidate counts as feasible when its guardrails, re-scored, are
+            past their limits by at most this (summed, in lift units): the oracle's own error
+            at this population is of that order, and a bar must not be set by a breach.
 
     Returns:
         `data`, updated in place.
@@ -564,9 +597,9 @@ def rescore_final(
                     arms.setdefault(task, []).append(
                         (value, run["method"], arm["config"], arm["oracle"])
                     )
-        cfg = run["rounds"][-1]["launched"]
-        if config_key(cfg) != config_key(problem.baseline):
-            todo[(task, config_key(cfg))] = cfg
+        for cfg in (run["rounds"][-1]["launched"], run.get("common_launch", {}).get("config")):
+            if cfg is not None and config_key(cfg) != config_key(problem.baseline):
+                todo[(task, config_key(cfg))] = cfg
     for task, found in arms.items():
         seen: set[str] = set()
         for _value, method, cfg, lifts in sorted(found, key=lambda x: -x[0]):
@@ -591,12 +624,16 @@ def rescore_final(
         problem = problems[task]
         best_key = (task, config_key(opt["config"]))
         best_value = problem.objective(precise[best_key])
+        if guardrail_excess(problem.metrics, precise[best_key]) > tolerance:
+            best_value = -math.inf  # the search's own optimum breaks a guardrail: not a bar
         for (t, ck), lifts in precise.items():
             if t != task or (t, ck) not in cheap or (t, ck) not in origin:
                 continue
             value = problem.objective(lifts)
-            if guardrail_excess(problem.metrics, lifts) == 0 and value > best_value:
+            if guardrail_excess(problem.metrics, lifts) <= tolerance and value > best_value:
                 best_key, best_value = (t, ck), value
+        if not math.isfinite(best_value):
+            best_value = problem.objective(precise[best_key])
         opt["search_config"] = opt["config"]
         opt["config"] = todo[best_key]
         opt["source"] = origin[best_key]
@@ -624,7 +661,18 @@ def rescore_final(
         run["final_oracle"] = final
         run["final_pct"] = percent_of_optimum(problem.objective(final), opt["primary_lift"])
         run["final_breaches"] = guardrail_excess(problem.metrics, final) > 0
+        common = run.get("common_launch")
+        if common is not None:
+            c_lifts = precise.get(
+                (task, config_key(common["config"])), {m.name: 0.0 for m in problem.metrics}
+            )
+            common["final_oracle"] = c_lifts
+            common["final_pct"] = percent_of_optimum(
+                problem.objective(c_lifts), opt["primary_lift"]
+            )
+            common["final_breaches"] = guardrail_excess(problem.metrics, c_lifts) > 0
     data["final_oracle_users"] = users
+    data["bar_tolerance"] = tolerance
     if progress is not None:
         progress(f"re-scored {len(jobs)} configurations in {time.perf_counter() - started:.0f}s")
     return data
