@@ -29,7 +29,14 @@ from scipy.stats import qmc
 
 from rectune.bench.analyst import ScriptedAnalyst
 from rectune.config import DEFAULT_RISK_THRESHOLD
-from rectune.domain import ArmResult, Config, FloatParameter, IntParameter, config_key
+from rectune.domain import (
+    ArmResult,
+    CategoricalParameter,
+    Config,
+    FloatParameter,
+    IntParameter,
+    config_key,
+)
 from rectune.optimizers import Engine, Observation, TuningProblem
 
 __all__ = [
@@ -95,15 +102,15 @@ class Method(Protocol):
         ...
 
 
-def _numeric(problem: TuningProblem) -> list[FloatParameter | IntParameter]:
-    params: list[FloatParameter | IntParameter] = []
-    for p in problem.space:
-        if not isinstance(p, FloatParameter | IntParameter):
-            raise NotImplementedError(
-                f"benchmark peers handle numeric knobs only; {p.name!r} is {type(p).__name__}"
-            )
-        params.append(p)
-    return params
+Knob = FloatParameter | IntParameter | CategoricalParameter
+
+
+def _knobs(problem: TuningProblem) -> list[Knob]:
+    return list(problem.space)
+
+
+def _choices(p: CategoricalParameter) -> tuple[str, ...]:
+    return p.soft_choices if p.soft_choices is not None else p.choices
 
 
 def _constraint_values(problem: TuningProblem, lifts: dict[str, float]) -> list[float]:
@@ -236,7 +243,7 @@ class PeerMethod:
 
 
 def _sobol(problem: TuningProblem, seed: int) -> PeerMethod:
-    params = _numeric(problem)
+    params = _knobs(problem)
     sampler = qmc.Sobol(d=len(params), scramble=True, seed=seed)
 
     def suggest(k: int) -> list[Config]:
@@ -246,6 +253,10 @@ def _sobol(problem: TuningProblem, seed: int) -> PeerMethod:
         for row in u:
             cfg: Config = {}
             for p, x in zip(params, row, strict=True):
+                if isinstance(p, CategoricalParameter):
+                    opts = _choices(p)
+                    cfg[p.name] = opts[min(int(x * len(opts)), len(opts) - 1)]
+                    continue
                 lo, hi = p.soft_range
                 if isinstance(p, IntParameter):
                     cfg[p.name] = int(min(hi, math.floor(lo + x * (hi - lo + 1))))
@@ -266,7 +277,7 @@ def _optuna(problem: TuningProblem, seed: int, kind: str, k: int) -> PeerMethod:
     # Optuna 5 marks `constraints_func` as deprecated; it is still the documented route for
     # constrained TPE and GP sampling, and the issue asks for it.
     warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
-    params = _numeric(problem)
+    params = _knobs(problem)
 
     def constraints(trial: Any) -> Sequence[float]:
         return list(trial.user_attrs.get("constraints", [0.0] * len(problem.guardrails)))
@@ -294,11 +305,15 @@ def _optuna(problem: TuningProblem, seed: int, kind: str, k: int) -> PeerMethod:
             trial = study.ask()
             cfg: Config = {}
             for p in params:
+                if isinstance(p, CategoricalParameter):
+                    cfg[p.name] = trial.suggest_categorical(p.name, list(_choices(p)))
+                    continue
                 lo, hi = p.soft_range
+                log = p.scale.value == "log"
                 if isinstance(p, IntParameter):
-                    cfg[p.name] = trial.suggest_int(p.name, int(lo), int(hi))
+                    cfg[p.name] = trial.suggest_int(p.name, int(lo), int(hi), log=log)
                 else:
-                    cfg[p.name] = trial.suggest_float(p.name, float(lo), float(hi))
+                    cfg[p.name] = trial.suggest_float(p.name, float(lo), float(hi), log=log)
             pending.append(trial)
             out.append(cfg)
         return out
@@ -327,24 +342,29 @@ def _ax(problem: TuningProblem, seed: int, k: int) -> PeerMethod:
     ax_client: Any = importlib.import_module("ax.api.client")
     ax_configs: Any = importlib.import_module("ax.api.configs")
     Client, RangeParameterConfig = ax_client.Client, ax_configs.RangeParameterConfig
+    ChoiceParameterConfig = ax_configs.ChoiceParameterConfig
 
-    params = _numeric(problem)
+    def spec(p: Knob) -> Any:
+        if isinstance(p, CategoricalParameter):
+            return ChoiceParameterConfig(
+                name=p.name, values=list(_choices(p)), parameter_type="str", is_ordered=False
+            )
+        return RangeParameterConfig(
+            name=p.name,
+            parameter_type="int" if isinstance(p, IntParameter) else "float",
+            bounds=(
+                (int(p.soft_range[0]), int(p.soft_range[1]))
+                if isinstance(p, IntParameter)
+                else (float(p.soft_range[0]), float(p.soft_range[1]))
+            ),
+            scaling="log" if p.scale.value == "log" else "linear",
+        )
+
     client = Client(random_seed=seed)
     _quiet_ax()
     client.configure_experiment(
-        name=f"bench_{problem.task}",
-        parameters=[
-            RangeParameterConfig(
-                name=p.name,
-                parameter_type="int" if isinstance(p, IntParameter) else "float",
-                bounds=(
-                    (int(p.soft_range[0]), int(p.soft_range[1]))
-                    if isinstance(p, IntParameter)
-                    else (float(p.soft_range[0]), float(p.soft_range[1]))
-                ),
-            )
-            for p in params
-        ],
+        name=f"bench_{problem.task.replace(':', '_')}",
+        parameters=[spec(p) for p in _knobs(problem)],
     )
     weights = problem.objective_weights
     objective = " + ".join(f"{w:.6g} * {name}" for name, w in weights.items())
@@ -378,7 +398,9 @@ def _ax(problem: TuningProblem, seed: int, k: int) -> PeerMethod:
             trials = client.get_next_trials(max_trials=n - len(out))
             for index, parameters in trials.items():
                 pending.append(index)
-                out.append({k: v for k, v in parameters.items() if isinstance(v, int | float)})
+                out.append(
+                    {k: v for k, v in parameters.items() if isinstance(v, int | float | str)}
+                )
             if not trials:
                 break
         return out

@@ -325,7 +325,7 @@ def markdown(data: dict[str, Any], summary: dict[str, Any]) -> str:
 
 def _s_per_round(st: dict[str, Any]) -> float:
     rounds = max(int(st.get("rounds_run", 0)), 1)
-    return float(st["method_seconds_per_run"]) * st["runs"] / rounds
+    return float(st["method_seconds_per_run"]) * float(st["runs"]) / rounds
 
 
 PEERS = ("ax", "optuna-gp")

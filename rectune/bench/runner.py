@@ -117,8 +117,11 @@ def problem_for(task: str) -> tuple[TuningProblem, float, int]:
 
     Read once per process: every scored arm and every line of a partial file asks for it.
     """
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.skillhub import SkillHub, shipped_skills_dir
 
+    if is_synthetic(task):
+        return synthetic_task(task).problem, 0.1, 3
     skill = SkillHub(shipped_skills_dir()).get(task)
     problem = TuningProblem(
         task=skill.name,
@@ -150,11 +153,14 @@ _ORACLE_CACHE: dict[tuple[str, str, int, int, int], dict[str, float]] = {}
 
 def _oracle(task: str, config: Config, settings: BenchSettings) -> dict[str, float]:
     """Oracle lifts of `config`, memoized in the process (production is zero by definition)."""
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.simulator.oracle import oracle_lifts
 
     problem = problem_for(task)[0]
     if config_key(config) == config_key(problem.baseline):
         return {m.name: 0.0 for m in problem.metrics}
+    if is_synthetic(task):
+        return synthetic_task(task).truth(config)
     days = _days(settings, task)
     key = (task, config_key(config), settings.world_seed, settings.oracle_users, days)
     if key not in _ORACLE_CACHE:
@@ -166,9 +172,13 @@ def _oracle(task: str, config: Config, settings: BenchSettings) -> dict[str, flo
 
 def compute_optimum(task: str, settings: BenchSettings) -> OptimumInfo:
     """The task's oracle optimum (searched once, cached on disk) scored by the scoring oracle."""
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.simulator.oracle import oracle_optimum
 
     problem = problem_for(task)[0]
+    if is_synthetic(task):
+        best, value = synthetic_task(task).optimum
+        return OptimumInfo(task, best, value, value, synthetic_task(task).truth(best))
     opt = oracle_optimum(
         task,
         settings.world_seed,
@@ -205,12 +215,17 @@ def run_one(
         percentage of the optimum, every arm with measured and oracle lifts, guardrail
         breaches and harm, and timings.
     """
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.tools.simulated import SimulatedABPlatform
 
     problem = problem_for(task)[0]
     traffic, days_f = ab_plan(settings, task)
     days = int(days_f)
-    platform = SimulatedABPlatform(seed=settings.world_seed, population=settings.population)
+    platform = (
+        None
+        if is_synthetic(task)
+        else SimulatedABPlatform(seed=settings.world_seed, population=settings.population)
+    )
     started = time.perf_counter()
     tuner = make_method(method, problem, seed, settings.arms)
     method_seconds = time.perf_counter() - started
@@ -224,7 +239,13 @@ def run_one(
         method_seconds += time.perf_counter() - t0
         outcomes: list[ArmOutcome] = []
         arm_days: list[int] = []
-        if configs:
+        if configs and is_synthetic(task):
+            t0 = time.perf_counter()
+            arms = synthetic_task(task).measure(configs, f"{task}:s{seed}:r{r}")
+            sim_seconds += time.perf_counter() - t0
+            outcomes = [ArmOutcome(config=c, result=a) for c, a in zip(configs, arms, strict=True)]
+            arm_days = [days] * len(configs)
+        elif configs:
             t0 = time.perf_counter()
             spec = ExperimentSpec(
                 task=task,
@@ -237,6 +258,7 @@ def run_one(
                 metrics=[m.name for m in problem.metrics],
                 salt=f"{task}:s{seed}:r{r}",
             )
+            assert platform is not None
             eid = platform.launch(spec, f"bench:{method}:{task}:s{seed}:r{r}")
             result = platform.results(eid)
             sim_seconds += time.perf_counter() - t0
@@ -537,10 +559,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _rescore_job(args: tuple[str, Config, int, int, int]) -> tuple[str, str, dict[str, float]]:
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.simulator.oracle import oracle_lifts
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     task, config, world_seed, users, days = args
+    if is_synthetic(task):  # the truth is known exactly: nothing to re-score
+        return task, config_key(config), synthetic_task(task).truth(config)
     lifts = oracle_lifts(task, config, seed=world_seed, n_users=users, days=days)
     return task, config_key(config), lifts
 

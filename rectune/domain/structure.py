@@ -145,7 +145,9 @@ class TaskStructure(BaseModel):
 
         for m in self.effect_scales:
             if m not in names:
-                out.append((f"structure.effect_scales.{m}", f"unknown metric; known: {sorted(names)}"))
+                out.append(
+                    (f"structure.effect_scales.{m}", f"unknown metric; known: {sorted(names)}")
+                )
         grouped: set[str] = set()
         for i, g in enumerate(self.scale_invariant):
             for p in g.parameters:
@@ -154,8 +156,7 @@ class TaskStructure(BaseModel):
                 if p in grouped:
                     out.append((field, f"parameter {p!r} is in more than one group"))
                 grouped.add(p)
-                par = space[p] if p in space else None
-                if par is not None and getattr(par, "scale", Scale.LINEAR) is Scale.LOG:
+                if p in space and getattr(space[p], "scale", Scale.LINEAR) is Scale.LOG:
                     out.append((field, f"parameter {p!r} is log-scaled; group weights are linear"))
             if baseline is not None and g.reference in baseline:
                 ref = baseline[g.reference]

@@ -30,6 +30,7 @@ from rectune.optimizers.surrogate import (
     SurrogateModel,
     SurrogateSettings,
 )
+from rectune.optimizers.transfer import transfer_observations
 
 __all__ = [
     "AcquisitionSettings",
@@ -58,4 +59,5 @@ __all__ = [
     "rank_candidates",
     "recommend_launch",
     "surrogate_view",
+    "transfer_observations",
 ]

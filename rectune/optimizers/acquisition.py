@@ -246,7 +246,7 @@ def _raw_points(
     enc = model.encoder
     k = region.anchors.shape[0]
     per = max(8, n // k)
-    m = int(math.ceil(math.log2(per)))
+    m = math.ceil(math.log2(per))
     rows, owner = [], []
     for i in range(k):
         lo, hi = region.box(i)
@@ -269,7 +269,9 @@ def _raw_points(
     return np.vstack(rows), np.asarray(owner)
 
 
-def _snap(x: FloatArray, lo: FloatArray, hi: FloatArray, free: np.ndarray, tol: float) -> FloatArray:
+def _snap(
+    x: FloatArray, lo: FloatArray, hi: FloatArray, free: np.ndarray, tol: float
+) -> FloatArray:
     out = x.copy()
     near_lo = free & (np.abs(x - lo) <= tol)
     near_hi = free & (np.abs(x - hi) <= tol)

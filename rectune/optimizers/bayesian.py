@@ -187,7 +187,7 @@ class BayesianProposer:
         lo, hi = _hard_feature_bounds(model)
         base = enc.encode(problem.baseline)
         primaries = {m.name: m.sign for m in problem.primaries}
-        hints: dict[str, int] = {}
+        hints: dict[str, float] = {}
         for mono in problem.structure.monotone:
             if mono.metric in primaries:
                 up = 1 if mono.direction == "increase" else -1
@@ -213,7 +213,7 @@ class BayesianProposer:
                 else:
                     c = sl.start
                     room_up, room_down = hi[c] - base[c], base[c] - lo[c]
-                    sign = hints.get(p.name, 1 if room_up >= room_down else -1)
+                    sign = hints.get(p.name, 1.0 if room_up >= room_down else -1.0)
                     sign = sign if attempt == 0 else -sign
                     step = self.cold_step if sign > 0 else -self.cold_step
                     x[c] = float(np.clip(base[c] + step, lo[c], hi[c]))

@@ -124,7 +124,7 @@ class SpaceEncoder:
         self.free_mask = self.numeric_mask.copy()
         if structure is not None and baseline is not None:
             for g in structure.scale_invariant:
-                ref = float(baseline[g.reference])  # type: ignore[arg-type]
+                ref = float(baseline[g.reference])
                 self.groups.append((list(g.parameters), g.reference, ref))
                 self.free_mask[self.param_slice(g.reference).start] = False
 
@@ -163,12 +163,12 @@ class SpaceEncoder:
         value (unrounded; the representative the features describe)."""
         out = dict(config)
         for params, ref, ref0 in self.groups:
-            r = float(config[ref])  # type: ignore[arg-type]
+            r = float(config[ref])
             if r <= 0:
                 continue  # a zero reference has no finite rescaling; leave the point as it is
             f = ref0 / r
             for n in params:
-                out[n] = float(config[n]) * f  # type: ignore[arg-type]
+                out[n] = float(config[n]) * f
         return out
 
     def canonical_key(self, config: Mapping[str, ConfigValue]) -> str:

@@ -145,8 +145,8 @@ class TuningProblem(BaseModel):
         out: dict[str, float] = {}
         for d in self.structure.deterministic:
             out[d.metric] = d.lift(
-                float(config[d.parameter]),  # type: ignore[arg-type]
-                float(self.baseline[d.parameter]),  # type: ignore[arg-type]
+                float(config[d.parameter]),
+                float(self.baseline[d.parameter]),
             )
         return out
 
@@ -163,7 +163,7 @@ class TuningProblem(BaseModel):
                 continue
             p = self.space[d.parameter]
             lo, hi = out.get(d.parameter, p.soft_range)  # type: ignore[union-attr]
-            limit = d.value_at(spec.guardrail_threshold, float(self.baseline[d.parameter]))  # type: ignore[arg-type]
+            limit = d.value_at(spec.guardrail_threshold, float(self.baseline[d.parameter]))
             # The lift rises with the knob; an upper limit on the metric caps the knob.
             if spec.sign < 0:
                 hi = min(hi, limit)

@@ -416,7 +416,7 @@ class SurrogateModel:
             relation = problem.structure.deterministic_for(spec.name)
             if relation is not None:
                 gps[spec.name] = DeterministicMetric(
-                    spec, relation, encoder, float(problem.baseline[relation.parameter])  # type: ignore[arg-type]
+                    spec, relation, encoder, float(problem.baseline[relation.parameter])
                 )
                 continue
             rows = [o for o in history if spec.name in o.metrics]

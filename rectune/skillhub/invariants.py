@@ -2,9 +2,9 @@
 
 People own the hard bounds, the metrics and guardrails, the baseline, the A/B defaults, the
 structure the optimizer relies on (effect scales, scale-invariant groups, monotone effects,
-deterministic metrics), the platform template and every hand-written section. An agent may only append learned rules,
-retire active ones, and tighten soft bounds (inside the current soft box, hence inside the hard
-bounds).
+deterministic metrics), the platform template and every hand-written section. An agent may
+only append learned rules, retire active ones, and tighten soft bounds (inside the current
+soft box, hence inside the hard bounds).
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def test_monotone_hints_orient_the_first_round() -> None:
 
 def test_structure_is_checked_against_the_task() -> None:
     bad = TaskStructure(deterministic=[{"metric": "serving_cost", "parameter": "nope"}])
-    with pytest.raises(ValueError, match="structure.deterministic"):
+    with pytest.raises(ValueError, match=r"structure\.deterministic"):
         TuningProblem(task="t", space=SPACE, metrics=METRICS, baseline=BASE, structure=bad)
 
 
