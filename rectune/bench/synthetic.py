@@ -93,13 +93,18 @@ class SyntheticTask:
         return _search(self)
 
 
-def _metrics(primary: str, guards: list[tuple[str, str, float]]) -> list[MetricSpec]:
-    out = [MetricSpec(name=primary, role="primary", direction="increase")]
-    out += [
+def _task(
+    name: str, space: SearchSpace, base: Mapping[str, ConfigValue], truth: Truth,
+    guards: list[tuple[str, str, float]], noise: Mapping[str, float],
+) -> SyntheticTask:
+    """A task whose primary is ``engagement`` (increase) with the given guardrails."""
+    metrics = [MetricSpec(name="engagement", role="primary", direction="increase")]
+    metrics += [
         MetricSpec(name=n, role="guardrail", direction=d, guardrail_threshold=t)
         for n, d, t in guards
     ]
-    return out
+    problem = TuningProblem(task=name, space=space, metrics=metrics, baseline=dict(base))
+    return SyntheticTask(name, problem, truth, noise)
 
 
 def _ridge(instance: int) -> SyntheticTask:
@@ -133,16 +138,9 @@ def _ridge(instance: int) -> SyntheticTask:
             "latency": float(0.03 * (x[2] - 0.5) ** 2 + 0.01 * (x[3] - 0.5)),
         }
 
-    problem = TuningProblem(
-        task=f"synth_ridge:{instance}",
-        space=space,
-        metrics=_metrics(
-            "engagement", [("complaints", "decrease", 0.015), ("latency", "decrease", 0.01)]
-        ),
-        baseline=base,
-    )
-    return SyntheticTask(
-        problem.task, problem, truth,
+    return _task(
+        f"synth_ridge:{instance}", space, base, truth,
+        [("complaints", "decrease", 0.015), ("latency", "decrease", 0.01)],
         {"engagement": 0.008, "complaints": 0.006, "latency": 0.004},
     )
 
@@ -188,16 +186,9 @@ def _mixed(instance: int) -> SyntheticTask:
         p, g, c = raw(cfg)
         return {"engagement": p - p0, "negative_feedback": g - g0, "cost": c - c0}
 
-    problem = TuningProblem(
-        task=f"synth_mixed:{instance}",
-        space=space,
-        metrics=_metrics(
-            "engagement", [("negative_feedback", "decrease", 0.01), ("cost", "decrease", 0.03)]
-        ),
-        baseline=base,
-    )
-    return SyntheticTask(
-        problem.task, problem, truth,
+    return _task(
+        f"synth_mixed:{instance}", space, base, truth,
+        [("negative_feedback", "decrease", 0.01), ("cost", "decrease", 0.03)],
         {"engagement": 0.006, "negative_feedback": 0.005, "cost": 0.002},
     )
 

@@ -137,6 +137,14 @@ class TaskStructure(BaseModel):
         names = {m.name for m in metrics}
         out: list[tuple[str, str]] = []
 
+        def positive(field: str, p: str) -> None:
+            # Ratios to production (rescaling, proportional relations) need a positive value.
+            if baseline is None or p not in baseline:
+                return
+            ref = baseline[p]
+            if not isinstance(ref, int | float) or float(ref) <= 0:
+                out.append((field, f"production value of {p!r} must be > 0, is {ref!r}"))
+
         def knob(field: str, p: str, numeric: bool = True) -> None:
             if p not in space:
                 out.append((field, f"unknown parameter {p!r}; known: {space.names}"))
@@ -158,13 +166,7 @@ class TaskStructure(BaseModel):
                 grouped.add(p)
                 if p in space and getattr(space[p], "scale", Scale.LINEAR) is Scale.LOG:
                     out.append((field, f"parameter {p!r} is log-scaled; group weights are linear"))
-            if baseline is not None and g.reference in baseline:
-                ref = baseline[g.reference]
-                if not isinstance(ref, int | float) or float(ref) <= 0:
-                    out.append(
-                        (f"structure.scale_invariant[{i}].reference",
-                         f"production value of {g.reference!r} must be > 0, is {ref!r}")
-                    )
+            positive(f"structure.scale_invariant[{i}].reference", g.reference)
         for i, mono in enumerate(self.monotone):
             knob(f"structure.monotone[{i}].parameter", mono.parameter)
             if mono.metric not in names:
@@ -177,13 +179,7 @@ class TaskStructure(BaseModel):
             if d.metric in seen:
                 out.append((f"structure.deterministic[{i}].metric", f"{d.metric!r} declared twice"))
             seen.add(d.metric)
-            if baseline is not None and d.parameter in baseline:
-                ref = baseline[d.parameter]
-                if not isinstance(ref, int | float) or float(ref) <= 0:
-                    out.append(
-                        (f"structure.deterministic[{i}].parameter",
-                         f"production value of {d.parameter!r} must be > 0, is {ref!r}")
-                    )
+            positive(f"structure.deterministic[{i}].parameter", d.parameter)
         return out
 
     def check(self, where: str, space: SearchSpace, metrics: Iterable[MetricSpec],
