@@ -6,6 +6,7 @@ configurations and deltas, candidates and their lifecycle, experiment specs and 
 
 from __future__ import annotations
 
+from rectune.domain.advice import LaunchAdvice
 from rectune.domain.candidates import Candidate, StatusChange, utcnow
 from rectune.domain.configs import Config, apply_delta, config_diff, config_key
 from rectune.domain.errors import ConfigError, LifecycleError, RecTuneError, SpecError
@@ -13,6 +14,7 @@ from rectune.domain.experiments import (
     SCHEMA_VERSION,
     ArmResult,
     ArmSpec,
+    ConfigFile,
     ExperimentResult,
     ExperimentSpec,
     ExperimentState,
@@ -29,10 +31,14 @@ from rectune.domain.parameters import (
     Scale,
     SearchSpace,
 )
+from rectune.domain.plans import ABPlan, DurationSource, PowerSummary
+from rectune.domain.review import Draft, Interval, Prediction, Verdict
+from rectune.domain.rounds import Decision, Degradation, RoundRecord, RoundStatus
 from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, RuleStatus
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ABPlan",
     "ArmResult",
     "ArmSpec",
     "Candidate",
@@ -40,20 +46,31 @@ __all__ = [
     "CategoricalParameter",
     "Config",
     "ConfigError",
+    "ConfigFile",
     "ConfigValue",
+    "Decision",
+    "Degradation",
     "Direction",
+    "Draft",
+    "DurationSource",
     "ExperimentResult",
     "ExperimentSpec",
     "ExperimentState",
     "FloatParameter",
     "IntParameter",
+    "Interval",
+    "LaunchAdvice",
     "LearnedRule",
     "LifecycleError",
     "MetricResult",
     "MetricRole",
     "MetricSpec",
     "ParameterSpec",
+    "PowerSummary",
+    "Prediction",
     "RecTuneError",
+    "RoundRecord",
+    "RoundStatus",
     "RuleConstraint",
     "RuleEvidence",
     "RuleStatus",
@@ -61,6 +78,7 @@ __all__ = [
     "SearchSpace",
     "SpecError",
     "StatusChange",
+    "Verdict",
     "apply_delta",
     "check_transition",
     "config_diff",
