@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scipy.stats import qmc
@@ -124,18 +124,24 @@ def _constraint_values(problem: TuningProblem, lifts: dict[str, float]) -> list[
 
 @dataclass
 class EngineMethod:
-    """rectune's offline engine played round by round.
+    """rectune played round by round through the round policy the graph runs.
+
+    Each round calls `rectune.round.policy.choose` — the same drafts, code checks, surrogate
+    review (risk veto once evidence exists), selection (confirmation arm first, the engine's
+    ranking, the model share cap, the never-stall fallback on the last pass) and Actor/Critic
+    passes as the graph's actor and critic nodes — on an `EnginePort` over the task's problem.
 
     Attributes:
         problem: The task as the engine sees it.
-        seed: Seed of the run; each round derives its own from it.
-        critic: Select with the surrogate critic (risk filter and diverse value); without it
-            the first K engine proposals are launched.
-        proposals_per_arm: Proposals generated per arm to test (the critic's pool).
-        confirm: Spend one arm on the engine's confirmation proposal when it asks for one.
+        seed: Seed of the run; each round and pass derives its own from it.
+        critic: Review and select with the surrogate critic; without it the policy's
+            single-agent ablation keeps the engine's order (no review, no selection).
+        proposals_per_arm: Engine drafts per arm to test (the critic's pool).
+        confirm: Spend one arm on the engine's confirmation draft when it asks for one.
         engine: The engine itself.
-        analyst: A stand-in for the LLM actor whose ideas are merged with the engine's
-            (hybrid mode); None runs the engine alone.
+        analyst: A stand-in for the LLM actor whose drafts come first, as a model's do in
+            the graph (hybrid mode); None runs the engine alone.
+        loop_cap: Actor/Critic passes per round (the graph's default).
     """
 
     problem: TuningProblem
@@ -146,45 +152,51 @@ class EngineMethod:
     engine: Engine = field(default_factory=Engine)
     analyst: ScriptedAnalyst | None = None
     name: str = "rectune"
+    loop_cap: int = 3
     history: list[Observation] = field(default_factory=list)
     round: int = 0
+    last_choice: Any = None
+
+    def settings(self, k: int) -> Any:
+        """The policy's knobs for K arms."""
+        from rectune.round.policy import PolicySettings
+
+        return PolicySettings(
+            proposals=max(k * self.proposals_per_arm, k),
+            arms=k,
+            loop_cap=self.loop_cap,
+            risk_threshold=self.engine.risk_threshold,
+            llm_share=self.engine.llm_share,
+            confirm=self.confirm,
+            single_agent=not self.critic,
+        )
 
     def ask(self, k: int) -> list[Config]:
-        """Engine proposals, filtered and picked by the critic unless it is switched off."""
+        """The configurations the round policy selects for the next A/B test."""
+        from rectune.domain import Draft
+        from rectune.ports.engine import EnginePort
+        from rectune.round.policy import choose
+
         self.round += 1
-        chosen: list[Config] = []
-        if self.confirm and self.history:
-            rec = self.engine.recommend(self.problem, self.history)
-            if rec.confirmation is not None and k > 1:
-                chosen.append(dict(rec.confirmation.config))
-        need = k - len(chosen)
-        seed = self.seed * 1_000 + self.round
-        n_props = max(need * self.proposals_per_arm, need)
-        ideas = (
-            self.analyst.propose(self.engine, self.history, n_props, round=self.round)
-            if self.analyst is not None
-            else []
-        )
-        props = self.engine.propose(
-            self.problem, self.history, n_props, seed=seed, llm_proposals=ideas
-        )
-        if not self.critic:
-            chosen.extend(dict(p.config) for p in props[:need])
-            return chosen
-        # Like the graph's critic: before any A/B result the surrogate knows only its prior,
-        # so its breach probability is shown but does not veto.
-        critic = self.engine if self.history else replace(self.engine, risk_threshold=1.0)
-        ranking = critic.critique(self.problem, self.history, props, k=need)
-        picked = [dict(a.config) for a in ranking.selected]
-        if len(picked) < need:
-            # The graph would send the actor back for more; do the same once, with a wider pool.
-            more = self.engine.propose(
-                self.problem, self.history, 4 * need * self.proposals_per_arm, seed=seed + 500
+        settings = self.settings(k)
+        extra: list[Draft] = []
+        if self.analyst is not None:
+            ideas = self.analyst.propose(
+                self.engine, self.history, settings.proposals, round=self.round
             )
-            ranking = critic.critique(self.problem, self.history, [*props, *more], k=need)
-            picked = [dict(a.config) for a in ranking.selected]
-        chosen.extend(picked)
-        return chosen
+            extra = [
+                Draft(hypothesis=p.hypothesis, explanation=p.explanation,
+                      delta=dict(p.delta), source="llm")
+                for p in ideas
+            ]
+        tested = {o.key for o in self.history}
+        failed = {o.key for o in self.history if _measured_breach(self.problem, o)}
+        choice = choose(
+            EnginePort(self.engine, self.problem), self.history, settings,
+            tested=tested, failed=failed, seed=self.seed, round_no=self.round, extra=extra,
+        )
+        self.last_choice = choice
+        return [dict(v.config) for v in choice.picks if v.config is not None]
 
     def tell(self, outcomes: Sequence[ArmOutcome]) -> None:
         """Add the measured arms to the engine's history."""
@@ -196,6 +208,18 @@ class EngineMethod:
     def launch(self) -> Config:
         """The engine's launch recommendation (shrunken estimate, production when unsure)."""
         return dict(self.engine.recommend(self.problem, self.history).config)
+
+
+def _measured_breach(problem: TuningProblem, o: Observation) -> bool:
+    """Whether an arm's own 95% interval lies wholly past a guardrail's limit."""
+    for g in problem.guardrails:
+        est = o.metrics.get(g.name)
+        if est is None or g.guardrail_threshold is None:
+            continue
+        good_end = est.lift + 1.96 * est.se * g.sign
+        if g.breaches(good_end):
+            return True
+    return False
 
 
 @dataclass
