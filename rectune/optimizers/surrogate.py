@@ -110,7 +110,7 @@ def winsor_cutoffs(spec: MetricSpec, y: FloatArray) -> tuple[float, float]:
         >>> m = MetricSpec(name="dwell", role="primary", direction="increase")
         >>> lo, hi = winsor_cutoffs(m, np.array([0.0, 0.01, 0.02, 0.01, -0.4]))
         >>> round(lo, 3), hi
-        (-0.03, inf)
+        (-0.015, inf)
     """
     if y.size < 4:
         return -math.inf, math.inf
