@@ -6,7 +6,10 @@ STAMP := $(VENV)/.rectune-installed
 WORKSPACE ?= .rectune-demo
 ROUNDS ?= 3
 
-.PHONY: install demo test lint typecheck unit studio bench clean
+.PHONY: install demo test lint typecheck contracts unit studio bench clean
+
+# Slow tests (marked `slow`) run in CI (CI is set) and with `make test SLOW=1`.
+PYTEST_MARK := $(if $(or $(CI),$(SLOW)),,-m "not slow")
 
 install: $(STAMP)
 
@@ -25,11 +28,14 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+contracts: install
+	$(VENV)/bin/lint-imports --no-cache
+
 unit: install
 	$(VENV)/bin/pytest -q -n 2 -m "not slow and not integration"
 
-test: lint typecheck
-	$(VENV)/bin/pytest -q -n 2 --doctest-modules rectune tests
+test: lint typecheck contracts
+	$(VENV)/bin/pytest -q -n 2 $(PYTEST_MARK) --doctest-modules rectune tests
 
 # langgraph dev refuses a checkpointer, so it serves rectune/graph/studio.py; port 2024 may be
 # taken on shared machines, so a free one is picked.

@@ -18,22 +18,27 @@ from collections.abc import Callable
 from typing import Any
 
 from rectune import run_round
-from rectune.agents import services as services_mod
 from rectune.optimizers import Engine
+from rectune.ports import EnginePort, InsightPort
 from rectune.tools.simulated import SimulatedABPlatform
 from rectune.workspace import init_workspace
 
 TIMERS: dict[str, float] = {"platform": 0.0, "engine": 0.0}
+_DEPTH = {"platform": 0, "engine": 0}
 
 
 def _timed(bucket: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    # Timed calls nest (a port's call runs the engine's): only the outermost one counts.
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _DEPTH[bucket] += 1
         t0 = time.perf_counter()
         try:
             return fn(*args, **kwargs)
         finally:
-            TIMERS[bucket] += time.perf_counter() - t0
+            _DEPTH[bucket] -= 1
+            if _DEPTH[bucket] == 0:
+                TIMERS[bucket] += time.perf_counter() - t0
 
     return wrapper
 
@@ -43,10 +48,11 @@ def _instrument() -> None:
         setattr(SimulatedABPlatform, name, _timed("platform", getattr(SimulatedABPlatform, name)))
     for name in ("fit", "propose", "critique", "recommend", "view"):
         setattr(Engine, name, _timed("engine", getattr(Engine, name)))
-    # assessment, observations and insight statistics are the engine's reasoning too
-    svc = services_mod.Services
-    for name in ("assess", "findings", "cross_task", "rules_from_findings"):
-        setattr(svc, name, _timed("engine", getattr(svc, name)))
+    # predictions, rankings and insight statistics are the engine's reasoning too
+    for name in ("drafts", "confirmation", "predict", "rank", "advise", "view"):
+        setattr(EnginePort, name, _timed("engine", getattr(EnginePort, name)))
+    for name in ("findings", "cross_task", "proposed_learning"):
+        setattr(InsightPort, name, _timed("engine", getattr(InsightPort, name)))
 
 
 def main() -> None:

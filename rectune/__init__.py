@@ -13,17 +13,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["Context", "RoundReport", "__version__", "resume", "run", "run_round", "status"]
+__all__ = [
+    "Context",
+    "RoundReport",
+    "__version__",
+    "abort",
+    "forget",
+    "resume",
+    "run",
+    "run_round",
+    "status",
+]
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from rectune.api import RoundReport, resume, run, run_round, status
+    from rectune.api import RoundReport, abort, forget, resume, run, run_round, status
     from rectune.config import Context
 
 _LAZY = {
     "Context": "rectune.config",
     "RoundReport": "rectune.api",
+    "abort": "rectune.api",
+    "forget": "rectune.api",
     "resume": "rectune.api",
     "run": "rectune.api",
     "run_round": "rectune.api",

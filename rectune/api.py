@@ -15,13 +15,12 @@ another one. A process stopped in the middle of a step (Ctrl-C, a crash) leaves 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,11 @@ from pydantic import BaseModel, Field
 
 from rectune.checkpoints import sqlite_checkpointer
 from rectune.config import ROLES, Context
-from rectune.domain import RecTuneError, RoundStatus, utcnow
-from rectune.durable import atomic_write_text, read_json, sweep_stale_temp_files
+from rectune.domain import RecTuneError, RoundStatus
+from rectune.durable import sweep_stale_temp_files
 from rectune.ports.instances import register
 from rectune.round.codec import RoundResult, decode
+from rectune.threads import Closed, ThreadRecord, ThreadStore
 from rectune.workspace import Workspace, ensure_workspace, load_settings
 
 __all__ = [
@@ -108,44 +108,6 @@ class RoundInterrupted(KeyboardInterrupt):
 def new_thread_id(task: str) -> str:
     """A fresh thread id for a round of `task`."""
     return f"{task}-{uuid.uuid4().hex[:10]}"
-
-
-# ------------------------------------------------------------------ thread records
-
-
-def _save_thread(ctx: Context, thread_id: str, task: str) -> None:
-    ws = Workspace(ctx.workspace)
-    path = ws.thread_file(thread_id)
-    if path.exists():
-        raise RecTuneError(f"round thread {thread_id!r} already exists in {ws.root}")
-    context = asdict(ctx)
-    context.pop("workspace")  # a workspace may be opened from anywhere; never store its path
-    record = {
-        "thread_id": thread_id,
-        "task": task,
-        "created_at": utcnow().isoformat(),
-        "context": context,
-    }
-    atomic_write_text(path, json.dumps(record, indent=2))
-
-
-def _load_thread(workspace: str | Path, thread_id: str) -> dict[str, Any]:
-    ws = Workspace(workspace)
-    path = ws.thread_file(thread_id)
-    if not path.exists():
-        known = sorted(p.stem for p in ws.threads.glob("*.json"))
-        raise RecTuneError(
-            f"no round thread {thread_id!r} in workspace {str(workspace)!r}; known: {known[-10:]}"
-        )
-    data: dict[str, Any] = read_json(path)
-    return data
-
-
-def _close_thread(workspace: str | Path, thread_id: str, status: RoundStatus, why: str) -> None:
-    ws = Workspace(workspace)
-    record = _load_thread(workspace, thread_id)
-    record["closed"] = {"status": status.value, "reason": why, "at": utcnow().isoformat()}
-    atomic_write_text(ws.thread_file(thread_id), json.dumps(record, indent=2))
 
 
 # ------------------------------------------------------------------ settings
@@ -268,13 +230,15 @@ def _drive(
         raise RoundInterrupted(thread_id, ctx.workspace) from None
 
 
-def _report(graph: Any, config: dict[str, Any], thread_id: str, closed: Any = None) -> RoundReport:
+def _report(
+    graph: Any, config: dict[str, Any], thread_id: str, closed: Closed | None = None
+) -> RoundReport:
     snap = graph.get_state(config)
     data = decode(snap.values)
     pending = snap.interrupts[0].value if snap.interrupts else None
     status = data.status
-    if isinstance(closed, dict):
-        status = RoundStatus(closed["status"])
+    if closed is not None:
+        status = closed.status
         pending = None
     elif isinstance(pending, dict):
         kind = pending.get("kind")
@@ -344,11 +308,12 @@ def run_round(
     skill = SkillHub(Workspace(workspace).skills).get(task)
     _check_models(ctx)
     thread_id = thread_id or new_thread_id(task)
-    _save_thread(ctx, thread_id, task)
     first: dict[str, Any] = {"task": skill.name}
     if ctx.steering:
         first["steering"] = ctx.steering
     with _graph(ctx.workspace, checkpointer) as graph:
+        # The thread is recorded only once its checkpoints can be stored.
+        ThreadStore(workspace).save(ctx, thread_id, task)
         _drive(graph, first, _config(thread_id), ctx, approve, wait, on_event)
         return _report(graph, _config(thread_id), thread_id)
 
@@ -367,9 +332,9 @@ def run(task: str, *, rounds: int = 1, **kwargs: Any) -> list[RoundReport]:
 
 
 def _resume_context(
-    workspace: str | Path, record: dict[str, Any], model: Any, platform: Any
+    workspace: str | Path, record: ThreadRecord, model: Any, platform: Any
 ) -> Context:
-    saved = dict(record["context"])
+    saved = dict(record.context)
     saved.pop("workspace", None)
     if model != _AUTO:
         saved.pop("model", None)
@@ -382,7 +347,7 @@ def _resume_context(
         saved.pop("model")
     ctx = _make_context(workspace, model, platform, False, saved)
     if model == _AUTO and instance_model:
-        ctx.model = record["context"]["model"]
+        ctx.model = record.context["model"]
     return ctx
 
 
@@ -414,13 +379,13 @@ def resume(
         checkpointer: As in `run_round`.
         on_event: As in `run_round`.
     """
-    record = _load_thread(workspace, thread_id)
+    record = ThreadStore(workspace).load(thread_id)
     sweep_stale_temp_files(workspace)
     ctx = _resume_context(workspace, record, model, platform)
     config = _config(thread_id)
     with _graph(ctx.workspace, checkpointer) as graph:
-        if record.get("closed"):
-            return _report(graph, config, thread_id, record["closed"])
+        if record.closed is not None:
+            return _report(graph, config, thread_id, record.closed)
         snap = graph.get_state(config)
         if not snap.values and not snap.tasks:
             raise RecTuneError(f"round thread {thread_id!r} has no checkpoint to resume")
@@ -450,26 +415,25 @@ def status(
     thread_id: str | None = None, *, workspace: str | Path = ".", checkpointer: Any = None
 ) -> RoundReport | list[ThreadInfo]:
     """One round's report, or (without `thread_id`) every round thread of the workspace."""
-    ws = Workspace(workspace)
+    store = ThreadStore(workspace)
     if thread_id is not None:
-        record = _load_thread(workspace, thread_id)
+        record = store.load(thread_id)
         with _graph(workspace, checkpointer) as graph:
-            return _report(graph, _config(thread_id), thread_id, record.get("closed"))
+            return _report(graph, _config(thread_id), thread_id, record.closed)
     infos: list[ThreadInfo] = []
-    paths = sorted(ws.threads.glob("*.json"), key=lambda p: p.stat().st_mtime)
-    if not paths:
+    records = store.all()
+    if not records:
         return infos
     with _graph(workspace, checkpointer) as graph:
-        for path in paths:
-            rec = read_json(path)
-            rep = _report(graph, _config(rec["thread_id"]), rec["thread_id"], rec.get("closed"))
+        for rec in records:
+            rep = _report(graph, _config(rec.thread_id), rec.thread_id, rec.closed)
             infos.append(
                 ThreadInfo(
-                    thread_id=rec["thread_id"],
-                    task=rec["task"],
+                    thread_id=rec.thread_id,
+                    task=rec.task,
                     status=rep.status,
                     round=rep.round,
-                    created_at=rec.get("created_at", ""),
+                    created_at=rec.created_at,
                 )
             )
     return infos
@@ -492,11 +456,12 @@ def abort(
     from rectune.ports import ports_for
     from rectune.tools.platform import ExperimentNotFoundError
 
-    record = _load_thread(workspace, thread_id)
+    store = ThreadStore(workspace)
+    record = store.load(thread_id)
     ctx = _resume_context(workspace, record, _AUTO, platform)
     config = _config(thread_id)
     with _graph(workspace, checkpointer) as graph:
-        before = _report(graph, config, thread_id, record.get("closed"))
+        before = _report(graph, config, thread_id, record.closed)
         if before.status.is_final:
             raise RecTuneError(
                 f"round {thread_id} already ended ({before.status.value}); nothing to abort"
@@ -509,8 +474,8 @@ def abort(
                 log.warning("experiment %s is unknown to the platform", before.experiment_id)
         if before.round and ports.journal.round_record(before.task, before.round) is not None:
             ports.journal.abort_round(before.task, before.round, thread_id, reason)
-        _close_thread(workspace, thread_id, RoundStatus.ABORTED, reason)
-        return _report(graph, config, thread_id, _load_thread(workspace, thread_id)["closed"])
+        closed = store.close(thread_id, RoundStatus.ABORTED, reason).closed
+        return _report(graph, config, thread_id, closed)
 
 
 def forget(thread_id: str, *, workspace: str | Path = ".", checkpointer: Any = None) -> None:
@@ -522,10 +487,11 @@ def forget(thread_id: str, *, workspace: str | Path = ".", checkpointer: Any = N
     Raises:
         RecTuneError: when the round has a launched experiment and has not ended.
     """
-    record = _load_thread(workspace, thread_id)
+    store = ThreadStore(workspace)
+    record = store.load(thread_id)
     config = _config(thread_id)
     with _graph(workspace, checkpointer) as graph:
-        rep = _report(graph, config, thread_id, record.get("closed"))
+        rep = _report(graph, config, thread_id, record.closed)
         if not rep.status.is_final:
             if rep.experiment_id:
                 raise RecTuneError(
@@ -538,4 +504,4 @@ def forget(thread_id: str, *, workspace: str | Path = ".", checkpointer: Any = N
             if rep.round and journal.round_record(rep.task, rep.round) is not None:
                 journal.abort_round(rep.task, rep.round, thread_id, "forgotten by a person")
         graph.checkpointer.delete_thread(thread_id)
-    Workspace(workspace).thread_file(thread_id).unlink()
+    store.delete(thread_id)

@@ -311,9 +311,9 @@ def run(
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
-                from rectune.workspace import Workspace
+                from rectune.threads import ThreadStore
 
-                if Workspace(workspace).thread_file(thread_id).exists():
+                if ThreadStore(workspace).exists(thread_id):
                     raise RoundError(exc, thread_id, workspace) from exc
                 raise
         reports.append(report)
@@ -538,7 +538,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the simulator.")] = 0,
 ) -> None:
     """Run real tuning rounds on the embedded simulator with the offline engine."""
-    from rectune.demo import run_demo
+    from rectune.cli_demo import run_demo
 
     run_demo(workspace, rounds=rounds, tasks=task or ["value_fusion"], seed=seed)
 

@@ -155,7 +155,14 @@ def print_round(report: RoundReport, workspace: str | Path, console: Console | N
     con = console or Console()
     con.rule(f"{report.task} round {report.round}: {report.status}")
     if report.error:
-        con.print(f"[red]{report.error}[/red]")
+        con.print(f"[red]{escape(report.error)}[/red]")
+    for d in report.degraded:
+        con.print(f"[yellow]degraded[/yellow] {escape(str(d))}")
+    if report.status == "interrupted":
+        con.print(
+            f"The round stopped inside a step; continue it with: "
+            f"rectune resume {report.thread_id} -w {workspace}"
+        )
     if report.status == "awaiting_approval" and report.pending:
         _candidate_table(con, report.pending.get("candidates", []))
         con.print(

@@ -61,6 +61,9 @@ def atomic_write_text(path: Path | str, text: str) -> None:
     remove_stale_temp_files(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARKER}{os.getpid()}-", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); a workspace is shared with teammates, so give
+        # it the permissions any new file gets under the user's umask.
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
@@ -71,6 +74,16 @@ def atomic_write_text(path: Path | str, text: str) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do it once, at import, before any thread runs.
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+_UMASK = _read_umask()
 
 
 def atomic_write_json(path: Path | str, data: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rectune.domain import FloatParameter, IntParameter
 from rectune.skillhub.model import Skill
 
 __all__ = ["skill_prompt_text"]
@@ -13,10 +14,7 @@ def skill_prompt_text(skill: Skill) -> str:
     for p in skill.space:
         bounds = p.describe_bounds()
         soft = ""
-        if hasattr(p, "soft_range") and p.soft_range != (
-            getattr(p, "low", None),
-            getattr(p, "high", None),
-        ):
+        if isinstance(p, FloatParameter | IntParameter) and p.soft_range != (p.low, p.high):
             lo, hi = p.soft_range
             soft = f", recommended [{lo:g}, {hi:g}]"
         params.append(

@@ -196,18 +196,27 @@ def render_html(data: ReportData, plots: dict[str, Path], captions: dict[str, st
         parts.append("<h2>Rounds</h2>")
         parts.append(
             _table(
-                ["round", "candidates", "experiment", "steering", "notes"],
+                ["round", "status", "candidates", "experiment", "plan", "steering",
+                 "degraded", "error"],
                 (
                     [
                         r.round,
+                        r.status.value,
                         len(r.candidate_ids),
                         r.experiment_id or "",
+                        f"{r.plan.arms} arms × {r.plan.traffic_per_arm:.0%}, {r.plan.days} days"
+                        if r.plan else "",
                         r.steering,
-                        "; ".join(r.notes),
+                        "; ".join([*(str(d) for d in r.degraded), *r.notes]),
+                        r.error or "",
                     ]
                     for r in data.rounds
                 ),
             )
         )
+        latest = next((r for r in reversed(data.rounds) if r.insight_summary), None)
+        if latest is not None:
+            parts.append(f"<h2>Insight (round {latest.round})</h2>")
+            parts.append(f"<pre>{escape(latest.insight_summary)}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -51,6 +51,7 @@ class RoundResult(BaseModel):
     plan: ABPlan | None = None
     decisions: list[Decision] = Field(default_factory=list)
     experiment_id: str | None = None
+    rendered_files: dict[str, str] = Field(default_factory=dict)
     results: ExperimentResult | None = None
     elites: list[Candidate] = Field(default_factory=list)
     recommendation: LaunchAdvice | None = None
@@ -75,7 +76,6 @@ class RoundData(RoundResult):
     approved: list[Candidate] = Field(default_factory=list)
     experiment: ExperimentSpec | None = None
     progress: ExperimentStatus | None = None
-    rendered_files: dict[str, str] = Field(default_factory=dict)
     findings: list[Finding] = Field(default_factory=list)
 
 

@@ -56,6 +56,9 @@ class _Output(TypedDict, total=False):
     """The reviewer's (or auto-approval's) `Decision` per candidate."""
     experiment_id: str | None
     """The platform's id of the launched experiment."""
+    rendered_files: dict[str, str]
+    """Arm name -> its platform config file rendered from the skill's template (a path in the
+    workspace)."""
     results: JSON | None
     """The `ExperimentResult` once collected."""
     elites: list[JSON]
@@ -105,7 +108,5 @@ class State(_Output, total=False):
     """The launched `ExperimentSpec`."""
     progress: JSON | None
     """The platform's latest `ExperimentStatus` (one poll per visit of the monitor)."""
-    rendered_files: dict[str, str]
-    """Arm name -> its rendered platform config file (path in the workspace)."""
     findings: Annotated[list[JSON], operator.add]
     """Insight `Finding`s; map branches (one per task) append here."""

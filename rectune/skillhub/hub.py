@@ -274,18 +274,7 @@ class SkillHub:
         self, name: str, retire: Mapping[str, str], reason: str, *, actor: str = "skill_agent"
     ) -> Skill:
         """Retire rules as an agent change; `retire` maps rule id -> why it is retired."""
-        current = self.get(name)
-        unknown = sorted(set(retire) - {r.id for r in current.learned_rules})
-        if unknown:
-            raise SkillError(f"skill {name!r}: no learned rules {unknown}")
-        rules = [
-            r.model_copy(update={"status": RuleStatus.RETIRED, "retired_reason": retire[r.id]})
-            if r.id in retire and r.status is RuleStatus.ACTIVE
-            else r
-            for r in current.learned_rules
-        ]
-        new = current.model_copy(update={"learned_rules": rules})
-        return self.apply_agent_change(name, new, reason, actor=actor)
+        return self.apply_learning(name, [], retire, reason, actor=actor)
 
     def apply_learning(
         self,

@@ -5,6 +5,7 @@ Usage: ``python kill_child.py WORKSPACE THREAD POINT`` where POINT is one of
 * ``start:<node>`` - when `<node>` starts, i.e. after the checkpoint of the step before it;
 * ``writes:<node>`` - right after the checkpointer saved `<node>`'s writes, before the
   checkpoint of its step (LangGraph then leaves the node out of the next tasks to run);
+* ``reserved`` - right after load_context reserved the round number in the journal;
 * ``critic-journal`` - right after the Critic wrote its candidates to the journal;
 * ``launched`` - right after the platform accepted the launch;
 * ``ab-day`` - inside the A/B days, after the platform saved day 2;
@@ -103,6 +104,10 @@ def main() -> None:
         from rectune.memory.journal import Journal
 
         _kill_after(Journal, "propose")
+    elif point == "reserved":
+        from rectune.memory.journal import Journal
+
+        _kill_after(Journal, "reserve_round")
     elif point == "launched":
         from rectune.tools.simulated import SimulatedABPlatform
 
@@ -115,7 +120,6 @@ def main() -> None:
         from rectune.tools.simulated import SimulatedABPlatform
 
         original = SimulatedABPlatform._save
-        seen = {"n": 0}
 
         def dying_save(self: Any, record: Any) -> None:
             if record.days_run >= 2:
@@ -123,7 +127,6 @@ def main() -> None:
             original(self, record)
 
         SimulatedABPlatform._save = dying_save  # type: ignore[method-assign]
-        del seen
     else:
         raise SystemExit(f"unknown kill point {point!r}")
     from rectune import run_round

@@ -58,6 +58,9 @@ def test_the_doc_has_examples_for_every_command() -> None:
         "skills",
         "sim",
         "demo",
+        "abort",
+        "forget",
+        "reindex",
     ):
         assert command in firsts, f"docs/cli.md has no runnable example of `rectune {command}`"
 

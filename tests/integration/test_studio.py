@@ -64,6 +64,11 @@ def test_studio_runs_to_the_interrupt_and_resumes(server: str, tmp_path: Path) -
     client = get_sync_client(url=server)
     assistants = client.assistants.search(graph_id="rectune")
     assert assistants
+    schemas = client.assistants.get_schemas(assistants[0]["assistant_id"])
+    # Studio's input form and output view come from these (null with typing.TypedDict on 3.11).
+    assert schemas["input_schema"] and "task" in schemas["input_schema"]["properties"]
+    assert schemas["output_schema"] and "recommendation" in schemas["output_schema"]["properties"]
+    assert "workspace" in schemas["context_schema"]["properties"]
     thread = client.threads.create()
     ctx = {
         "workspace": str(tmp_path / "ws"),

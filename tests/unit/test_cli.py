@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -116,6 +117,9 @@ def test_skills_rollback_and_diff(workspace: Path) -> None:
         (["run", "value_fusion", "--rounds", "0"], "--rounds 0"),
         (["skills", "show", "value_fusion", "--version", "9"], "no version 9"),
         (["approve", "x", "--decisions", "{bad"], "no round thread 'x'"),
+        (["run", "value_fusion", "--seed", "-5"], "seed=-5"),
+        (["abort", "no-such-thread"], "no round thread 'no-such-thread'"),
+        (["forget", "no-such-thread"], "no round thread 'no-such-thread'"),
     ],
 )
 def test_user_errors_print_one_line_and_exit_2(
@@ -216,3 +220,116 @@ def test_read_commands_refuse_a_folder_that_is_not_a_workspace(
 def test_sim_counts_must_be_positive() -> None:
     code, _, err = invoke("sim", "aa", "--runs", "0")
     assert code == 2 and "--runs" in err and "Traceback" not in err
+
+
+def _threads(ws: Path) -> list[str]:
+    return sorted(p.name for p in (ws / "threads").glob("*.json"))
+
+
+def test_a_round_refused_before_it_starts_leaves_no_thread(workspace: Path) -> None:
+    for args in (["run", "nosuch", "--yes"], ["run", "value_fusion", "--seed", "-5"],
+                 ["run", "value_fusion", "--model", "nosuchprovider:model"]):
+        code, _, err = invoke(*args, "-w", str(workspace))
+        assert code == USER_ERROR_EXIT, err
+    assert _threads(workspace) == []
+
+
+def test_run_needs_a_workspace_and_never_converts_a_folder(tmp_path: Path) -> None:
+    code, _, err = invoke("run", "value_fusion", "-w", str(tmp_path / "typo"))
+    assert code == USER_ERROR_EXIT and "rectune init" in err
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    code, _, err = invoke("run", "value_fusion", "-w", str(tmp_path / "mine"))
+    assert code == USER_ERROR_EXIT and "not a rectune workspace" in err
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+
+
+def test_a_damaged_checkpoint_database_is_one_line_naming_it(workspace: Path) -> None:
+    db = workspace / "checkpoints" / "rectune.sqlite"
+    db.write_bytes(b"this is not sqlite" * 100)
+    code, _, err = invoke("run", "value_fusion", "-w", str(workspace))
+    assert code == USER_ERROR_EXIT, err
+    assert str(db) in err and "move it away" in err and err.count("\n") == 1
+    assert db.read_bytes().startswith(b"this is not sqlite")  # left for a person
+
+
+def test_a_file_where_a_folder_should_be_is_one_line(workspace: Path) -> None:
+    shutil.rmtree(workspace / "rendered")
+    (workspace / "rendered").write_text("oops")
+    code, _, err = invoke("status", "-w", str(workspace))
+    assert code == USER_ERROR_EXIT and "rendered is a file" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("errno_", "hint"),
+    [(30, "read-only file system"), (28, "disk is full"), (13, "no permission")],
+)
+def test_os_errors_are_one_line_with_the_path_and_what_to_do(errno_: int, hint: str) -> None:
+    import os
+
+    exc = OSError(errno_, os.strerror(errno_), "/ws/journal/t.json")
+    message = user_error_message(exc)
+    assert message is not None and "/ws/journal/t.json" in message and hint in message
+
+
+def test_an_error_inside_a_started_round_says_how_to_resume(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full while the round runs: one line, the resume command, nothing lost; after
+    the disk is fixed the resume completes."""
+    import errno
+    import os
+
+    from rectune.memory.journal import Journal
+
+    real = Journal.record_results
+    state = {"full": True}
+
+    def full_disk(self, task, result):  # type: ignore[no-untyped-def]
+        if state["full"]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path(task)))
+        return real(self, task, result)
+
+    monkeypatch.setattr(Journal, "record_results", full_disk)
+    ws = str(workspace)
+    code, _, err = invoke(
+        "run", "value_fusion", "-y", "-w", ws, "--proposals", "4", "--arms", "2", "--days", "2"
+    )
+    assert code == USER_ERROR_EXIT, err
+    assert "disk is full" in err and "rectune resume value_fusion-" in err
+    thread = err.split("rectune resume ")[1].split()[0]
+    code, out, _ = invoke("status", thread, "-w", ws, "--json")
+    assert json.loads(out)["status"] == "interrupted"
+    state["full"] = False
+    code, out, err = invoke("resume", thread, "-w", ws, "--json")
+    assert code == 0, err
+    assert json.loads(out)["status"] == "completed"
+
+
+def test_invalid_decisions_exit_2_with_the_reasons(workspace: Path) -> None:
+    from rectune import run_round
+
+    rep = run_round("value_fusion", workspace=workspace, model=None, proposals_per_round=4,
+                    arms_per_ab=2, days=2)
+    bad = json.dumps({"decisions": [{"id": "nope", "action": "approve"}]})
+    code, _, err = invoke("approve", rep.thread_id, "-w", str(workspace), "--decisions", bad)
+    assert code == USER_ERROR_EXIT and "unknown candidate id 'nope'" in err
+
+
+def test_version_and_completion_are_offered() -> None:
+    code, out, _ = invoke("--version")
+    assert code == 0 and out.startswith("rectune ")
+    code, out, _ = invoke("--help")
+    assert "--install-completion" in out and "--verbose" in out
+
+
+def test_skills_list_shows_a_broken_skill_beside_the_good_ones(workspace: Path) -> None:
+    shutil.copytree(workspace / "skills" / "diversity", workspace / "skills" / "broken")
+    (workspace / "skills" / "broken" / "SKILL.md").write_text("---\nname: [oops\n---\n")
+    code, out, _ = invoke("skills", "list", "-w", str(workspace), "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["broken"]["status"] == "broken" and rows["broken"]["error"]
+    assert rows["value_fusion"]["status"] == "active"
+    code, out, _ = invoke("skills", "list", "-w", str(workspace))
+    assert code == 0 and "broken skill" in " ".join(out.split()), out

@@ -302,3 +302,51 @@ def test_lock_timeout_gives_clear_error(hub: SkillHub) -> None:
         SkillError, match="another process"
     ):
         slow.add_rules("value_fusion", [_rule("R-1")], "x")
+
+
+def test_learning_adds_and_retires_in_one_version(hub: SkillHub) -> None:
+    hub.add_rules("value_fusion", [_rule("R-1")], "first")
+    before = [e.version for e in hub.versions("value_fusion")]
+    new = hub.apply_learning("value_fusion", [_rule("R-2", "vf_w_dwell")], {"R-1": "contradicted"},
+                             "round 3: add one, retire one")
+    after = [e.version for e in hub.versions("value_fusion")]
+    assert after == [*before, before[-1] + 1]
+    assert {r.id: r.status for r in new.learned_rules} == {
+        "R-1": RuleStatus.RETIRED, "R-2": RuleStatus.ACTIVE
+    }
+
+
+def test_refused_learning_writes_nothing_at_all(hub: SkillHub) -> None:
+    hub.add_rules("value_fusion", [_rule("R-1")], "first")
+    snap = _snapshot(hub.root)
+    with pytest.raises(SkillError, match="no learned rules"):
+        hub.apply_learning("value_fusion", [_rule("R-2")], {"R-9": "x"}, "bad retire")
+    assert _snapshot(hub.root) == snap  # the valid half was not written either
+
+
+def test_one_broken_skill_does_not_hide_the_others(hub: SkillHub) -> None:
+    shutil.copytree(hub.root / "diversity", hub.root / "broken")
+    (hub.root / "broken" / "SKILL.md").write_text("---\nname: [unclosed\n---\n")
+    assert hub.names() == ["diversity", "value_based_retrieval", "value_fusion"]
+    assert [e.path.parent.name for e in hub.broken() if e.path] == ["broken"]
+
+
+def test_a_logged_version_that_never_became_current_is_completed_once(hub: SkillHub) -> None:
+    """A writer killed between the version log and SKILL.md: the next reader finishes the
+    change, and learning the same again adds no version."""
+    from rectune.skillhub.versions import VersionStore
+    from rectune.skillhub.writer import render_skill
+
+    current = hub.get("value_fusion")
+    changed = current.model_copy(
+        update={"learned_rules": [_rule("R-1")], "version": current.version + 1}
+    )
+    store = VersionStore(hub.root / "value_fusion")
+    store.record(changed.version, render_skill(changed), "round 1: learned", "agent")
+    assert "R-1" not in hub.path("value_fusion").read_text()  # the kill happened here
+    again = hub.get("value_fusion")
+    assert again.version == changed.version and [r.id for r in again.learned_rules] == ["R-1"]
+    assert "R-1" in hub.path("value_fusion").read_text()
+    versions = len(hub.versions("value_fusion"))
+    hub.apply_learning("value_fusion", [], {}, "nothing new")
+    assert len(hub.versions("value_fusion")) == versions
