@@ -22,14 +22,21 @@ from __future__ import annotations
 import importlib.util
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scipy.stats import qmc
 
 from rectune.bench.analyst import ScriptedAnalyst
 from rectune.config import DEFAULT_RISK_THRESHOLD
-from rectune.domain import ArmResult, Config, FloatParameter, IntParameter, config_key
+from rectune.domain import (
+    ArmResult,
+    CategoricalParameter,
+    Config,
+    FloatParameter,
+    IntParameter,
+    config_key,
+)
 from rectune.optimizers import Engine, Observation, TuningProblem
 
 __all__ = [
@@ -95,15 +102,15 @@ class Method(Protocol):
         ...
 
 
-def _numeric(problem: TuningProblem) -> list[FloatParameter | IntParameter]:
-    params: list[FloatParameter | IntParameter] = []
-    for p in problem.space:
-        if not isinstance(p, FloatParameter | IntParameter):
-            raise NotImplementedError(
-                f"benchmark peers handle numeric knobs only; {p.name!r} is {type(p).__name__}"
-            )
-        params.append(p)
-    return params
+Knob = FloatParameter | IntParameter | CategoricalParameter
+
+
+def _knobs(problem: TuningProblem) -> list[Knob]:
+    return list(problem.space)
+
+
+def _choices(p: CategoricalParameter) -> tuple[str, ...]:
+    return p.soft_choices if p.soft_choices is not None else p.choices
 
 
 def _constraint_values(problem: TuningProblem, lifts: dict[str, float]) -> list[float]:
@@ -117,18 +124,24 @@ def _constraint_values(problem: TuningProblem, lifts: dict[str, float]) -> list[
 
 @dataclass
 class EngineMethod:
-    """rectune's offline engine played round by round.
+    """rectune played round by round through the round policy the graph runs.
+
+    Each round calls `rectune.round.policy.choose` — the same drafts, code checks, surrogate
+    review (risk veto once evidence exists), selection (confirmation arm first, the engine's
+    ranking, the model share cap, the never-stall fallback on the last pass) and Actor/Critic
+    passes as the graph's actor and critic nodes — on an `EnginePort` over the task's problem.
 
     Attributes:
         problem: The task as the engine sees it.
-        seed: Seed of the run; each round derives its own from it.
-        critic: Select with the surrogate critic (risk filter and diverse value); without it
-            the first K engine proposals are launched.
-        proposals_per_arm: Proposals generated per arm to test (the critic's pool).
-        confirm: Spend one arm on the engine's confirmation proposal when it asks for one.
+        seed: Seed of the run; each round and pass derives its own from it.
+        critic: Review and select with the surrogate critic; without it the policy's
+            single-agent ablation keeps the engine's order (no review, no selection).
+        proposals_per_arm: Engine drafts per arm to test (the critic's pool).
+        confirm: Spend one arm on the engine's confirmation draft when it asks for one.
         engine: The engine itself.
-        analyst: A stand-in for the LLM actor whose ideas are merged with the engine's
-            (hybrid mode); None runs the engine alone.
+        analyst: A stand-in for the LLM actor whose drafts come first, as a model's do in
+            the graph (hybrid mode); None runs the engine alone.
+        loop_cap: Actor/Critic passes per round (the graph's default).
     """
 
     problem: TuningProblem
@@ -139,45 +152,51 @@ class EngineMethod:
     engine: Engine = field(default_factory=Engine)
     analyst: ScriptedAnalyst | None = None
     name: str = "rectune"
+    loop_cap: int = 3
     history: list[Observation] = field(default_factory=list)
     round: int = 0
+    last_choice: Any = None
+
+    def settings(self, k: int) -> Any:
+        """The policy's knobs for K arms."""
+        from rectune.round.policy import PolicySettings
+
+        return PolicySettings(
+            proposals=max(k * self.proposals_per_arm, k),
+            arms=k,
+            loop_cap=self.loop_cap,
+            risk_threshold=self.engine.risk_threshold,
+            llm_share=self.engine.llm_share,
+            confirm=self.confirm,
+            single_agent=not self.critic,
+        )
 
     def ask(self, k: int) -> list[Config]:
-        """Engine proposals, filtered and picked by the critic unless it is switched off."""
+        """The configurations the round policy selects for the next A/B test."""
+        from rectune.domain import Draft
+        from rectune.ports.engine import EnginePort
+        from rectune.round.policy import choose
+
         self.round += 1
-        chosen: list[Config] = []
-        if self.confirm and self.history:
-            rec = self.engine.recommend(self.problem, self.history)
-            if rec.confirmation is not None and k > 1:
-                chosen.append(dict(rec.confirmation.config))
-        need = k - len(chosen)
-        seed = self.seed * 1_000 + self.round
-        n_props = max(need * self.proposals_per_arm, need)
-        ideas = (
-            self.analyst.propose(self.engine, self.history, n_props, round=self.round)
-            if self.analyst is not None
-            else []
-        )
-        props = self.engine.propose(
-            self.problem, self.history, n_props, seed=seed, llm_proposals=ideas
-        )
-        if not self.critic:
-            chosen.extend(dict(p.config) for p in props[:need])
-            return chosen
-        # Like the graph's critic: before any A/B result the surrogate knows only its prior,
-        # so its breach probability is shown but does not veto.
-        critic = self.engine if self.history else replace(self.engine, risk_threshold=1.0)
-        ranking = critic.critique(self.problem, self.history, props, k=need)
-        picked = [dict(a.config) for a in ranking.selected]
-        if len(picked) < need:
-            # The graph would send the actor back for more; do the same once, with a wider pool.
-            more = self.engine.propose(
-                self.problem, self.history, 4 * need * self.proposals_per_arm, seed=seed + 500
+        settings = self.settings(k)
+        extra: list[Draft] = []
+        if self.analyst is not None:
+            ideas = self.analyst.propose(
+                self.engine, self.history, settings.proposals, round=self.round
             )
-            ranking = critic.critique(self.problem, self.history, [*props, *more], k=need)
-            picked = [dict(a.config) for a in ranking.selected]
-        chosen.extend(picked)
-        return chosen
+            extra = [
+                Draft(hypothesis=p.hypothesis, explanation=p.explanation,
+                      delta=dict(p.delta), source="llm")
+                for p in ideas
+            ]
+        tested = {o.key for o in self.history}
+        failed = {o.key for o in self.history if _measured_breach(self.problem, o)}
+        choice = choose(
+            EnginePort(self.engine, self.problem), self.history, settings,
+            tested=tested, failed=failed, seed=self.seed, round_no=self.round, extra=extra,
+        )
+        self.last_choice = choice
+        return [dict(v.config) for v in choice.picks if v.config is not None]
 
     def tell(self, outcomes: Sequence[ArmOutcome]) -> None:
         """Add the measured arms to the engine's history."""
@@ -189,6 +208,18 @@ class EngineMethod:
     def launch(self) -> Config:
         """The engine's launch recommendation (shrunken estimate, production when unsure)."""
         return dict(self.engine.recommend(self.problem, self.history).config)
+
+
+def _measured_breach(problem: TuningProblem, o: Observation) -> bool:
+    """Whether an arm's own 95% interval lies wholly past a guardrail's limit."""
+    for g in problem.guardrails:
+        est = o.metrics.get(g.name)
+        if est is None or g.guardrail_threshold is None:
+            continue
+        good_end = est.lift + 1.96 * est.se * g.sign
+        if g.breaches(good_end):
+            return True
+    return False
 
 
 @dataclass
@@ -236,7 +267,7 @@ class PeerMethod:
 
 
 def _sobol(problem: TuningProblem, seed: int) -> PeerMethod:
-    params = _numeric(problem)
+    params = _knobs(problem)
     sampler = qmc.Sobol(d=len(params), scramble=True, seed=seed)
 
     def suggest(k: int) -> list[Config]:
@@ -246,6 +277,10 @@ def _sobol(problem: TuningProblem, seed: int) -> PeerMethod:
         for row in u:
             cfg: Config = {}
             for p, x in zip(params, row, strict=True):
+                if isinstance(p, CategoricalParameter):
+                    opts = _choices(p)
+                    cfg[p.name] = opts[min(int(x * len(opts)), len(opts) - 1)]
+                    continue
                 lo, hi = p.soft_range
                 if isinstance(p, IntParameter):
                     cfg[p.name] = int(min(hi, math.floor(lo + x * (hi - lo + 1))))
@@ -266,7 +301,7 @@ def _optuna(problem: TuningProblem, seed: int, kind: str, k: int) -> PeerMethod:
     # Optuna 5 marks `constraints_func` as deprecated; it is still the documented route for
     # constrained TPE and GP sampling, and the issue asks for it.
     warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
-    params = _numeric(problem)
+    params = _knobs(problem)
 
     def constraints(trial: Any) -> Sequence[float]:
         return list(trial.user_attrs.get("constraints", [0.0] * len(problem.guardrails)))
@@ -294,11 +329,15 @@ def _optuna(problem: TuningProblem, seed: int, kind: str, k: int) -> PeerMethod:
             trial = study.ask()
             cfg: Config = {}
             for p in params:
+                if isinstance(p, CategoricalParameter):
+                    cfg[p.name] = trial.suggest_categorical(p.name, list(_choices(p)))
+                    continue
                 lo, hi = p.soft_range
+                log = p.scale.value == "log"
                 if isinstance(p, IntParameter):
-                    cfg[p.name] = trial.suggest_int(p.name, int(lo), int(hi))
+                    cfg[p.name] = trial.suggest_int(p.name, int(lo), int(hi), log=log)
                 else:
-                    cfg[p.name] = trial.suggest_float(p.name, float(lo), float(hi))
+                    cfg[p.name] = trial.suggest_float(p.name, float(lo), float(hi), log=log)
             pending.append(trial)
             out.append(cfg)
         return out
@@ -327,24 +366,29 @@ def _ax(problem: TuningProblem, seed: int, k: int) -> PeerMethod:
     ax_client: Any = importlib.import_module("ax.api.client")
     ax_configs: Any = importlib.import_module("ax.api.configs")
     Client, RangeParameterConfig = ax_client.Client, ax_configs.RangeParameterConfig
+    ChoiceParameterConfig = ax_configs.ChoiceParameterConfig
 
-    params = _numeric(problem)
+    def spec(p: Knob) -> Any:
+        if isinstance(p, CategoricalParameter):
+            return ChoiceParameterConfig(
+                name=p.name, values=list(_choices(p)), parameter_type="str", is_ordered=False
+            )
+        return RangeParameterConfig(
+            name=p.name,
+            parameter_type="int" if isinstance(p, IntParameter) else "float",
+            bounds=(
+                (int(p.soft_range[0]), int(p.soft_range[1]))
+                if isinstance(p, IntParameter)
+                else (float(p.soft_range[0]), float(p.soft_range[1]))
+            ),
+            scaling="log" if p.scale.value == "log" else "linear",
+        )
+
     client = Client(random_seed=seed)
     _quiet_ax()
     client.configure_experiment(
-        name=f"bench_{problem.task}",
-        parameters=[
-            RangeParameterConfig(
-                name=p.name,
-                parameter_type="int" if isinstance(p, IntParameter) else "float",
-                bounds=(
-                    (int(p.soft_range[0]), int(p.soft_range[1]))
-                    if isinstance(p, IntParameter)
-                    else (float(p.soft_range[0]), float(p.soft_range[1]))
-                ),
-            )
-            for p in params
-        ],
+        name=f"bench_{problem.task.replace(':', '_')}",
+        parameters=[spec(p) for p in _knobs(problem)],
     )
     weights = problem.objective_weights
     objective = " + ".join(f"{w:.6g} * {name}" for name, w in weights.items())
@@ -366,12 +410,23 @@ def _ax(problem: TuningProblem, seed: int, k: int) -> PeerMethod:
     pending: list[int] = []
 
     def suggest(n: int) -> list[Config]:
-        trials = client.get_next_trials(max_trials=n)
         pending.clear()
         out: list[Config] = []
-        for index, parameters in trials.items():
-            pending.append(index)
-            out.append({k: v for k, v in parameters.items() if isinstance(v, int | float)})
+        # The generation strategy caps a request at the current node's limit *before* it
+        # moves on: the first request after the initialization arms gets one trial (the
+        # Sobol node has none left). Asking again for the rest fills the batch from the
+        # Bayesian node, with the trials already generated as pending points.
+        for _ in range(3):
+            if len(out) >= n:
+                break
+            trials = client.get_next_trials(max_trials=n - len(out))
+            for index, parameters in trials.items():
+                pending.append(index)
+                out.append(
+                    {k: v for k, v in parameters.items() if isinstance(v, int | float | str)}
+                )
+            if not trials:
+                break
         return out
 
     def observe(outcomes: Sequence[ArmOutcome]) -> None:

@@ -60,6 +60,14 @@ def best_tested_pct(data: dict[str, Any], run: dict[str, Any]) -> float:
     return 100.0 * best / denom if denom > 0 else math.nan
 
 
+def _common_pct(run: dict[str, Any]) -> float:
+    """Final % of optimum when the run's arms are launched by rectune's launch rule."""
+    c = run.get("common_launch")
+    if not c:
+        return math.nan
+    return float(c.get("final_pct", c.get("pct_of_optimum", math.nan)))
+
+
 def safe_pct(run: dict[str, Any]) -> float:
     """Final % of optimum, counting a launch that breaches a guardrail as production (0%).
 
@@ -117,6 +125,22 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
                 "harm_per_run": statistics.fmean([float(r["harm"]) for r in runs])
                 if runs
                 else math.nan,
+                "user_harm_per_run": statistics.fmean(
+                    [float(r.get("user_harm", r["harm"])) for r in runs]
+                )
+                if runs
+                else math.nan,
+                "worst_first_round_loss": max(
+                    (float(r.get("first_round_worst_loss", math.nan)) for r in runs),
+                    default=math.nan,
+                ),
+                "median_common_pct": _median([_common_pct(r) for r in runs]),
+                "common_breaching_launches": sum(
+                    bool(r.get("common_launch", {}).get(
+                        "final_breaches", r.get("common_launch", {}).get("breaches", False)))
+                    for r in runs
+                ),
+                "rounds_run": sum(len(r["rounds"]) for r in runs),
                 "median_rounds_to_80": _median_rounds([r["rounds_to_80"] for r in runs], rounds),
                 "median_rounds_to_95": _median_rounds([r["rounds_to_95"] for r in runs], rounds),
                 "reached_80": sum(r["rounds_to_80"] is not None for r in runs),
@@ -206,14 +230,16 @@ def markdown(data: dict[str, Any], summary: dict[str, Any]) -> str:
         "| task | method | median % of optimum | mean % [95% CI] | median %, breach = 0 "
         "| best tested arm (median %) "
         "| final launch breaches | production kept | rounds to 80% / 95% | breaching arms "
-        "| harm/run | method s/run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| guardrail harm/run | user harm/run | worst round-1 loss | method s/round |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task, per_method in summary["tasks"].items():
         opt = data["optima"][task]
         for m, st in per_method.items():
             if st["status"] != "ok":
-                lines.append(f"| {task} | {m} | {st['status']} |  |  |  |  |  |  |  |  |  |")
+                lines.append(
+                    f"| {task} | {m} | {st['status']} |  |  |  |  |  |  |  |  |  |  |  |"
+                )
                 continue
             r80 = _fmt(st["median_rounds_to_80"], ".1f")
             r95 = _fmt(st["median_rounds_to_95"], ".1f")
@@ -229,12 +255,14 @@ def markdown(data: dict[str, Any], summary: dict[str, Any]) -> str:
                 f"| {st['final_is_production']}/{st['runs']} "
                 f"| {r80} / {r95} ({st['reached_80']}, {st['reached_95']} reached) "
                 f"| {st['breaching_arms']}/{st['arms_tested']} "
-                f"| {st['harm_per_run'] * 1e4:.2f} | {st['method_seconds_per_run']:.1f} |"
+                f"| {st['harm_per_run'] * 1e4:.2f} | {st['user_harm_per_run'] * 1e4:.1f} "
+                f"| {_fmt(st['worst_first_round_loss'] * 100, '.1f')}% "
+                f"| {_s_per_round(st):.2f} |"
             )
         source = opt.get("source", "oracle search")
         lines.append(
             f"| {task} | *optimum ({source})* | objective lift {opt['primary_lift']:+.2%} "
-            f"(oracle search: {opt['search_lift']:+.2%}) |  |  |  |  |  |  |  |  |  |"
+            f"(oracle search: {opt['search_lift']:+.2%}) |  |  |  |  |  |  |  |  |  |  |  |"
         )
     lines += [
         "",
@@ -269,12 +297,110 @@ def markdown(data: dict[str, Any], summary: dict[str, Any]) -> str:
             )
     lines += [
         "",
+        "Same launch rule for every method (rectune's `Engine.recommend` on the method's own "
+        "arms), to separate search from selection:",
+        "",
+        "| task | method | median % of optimum | final launch breaches |",
+        "|---|---|---|---|",
+    ]
+    for task, per_method in summary["tasks"].items():
+        for m, st in per_method.items():
+            if st["status"] == "ok":
+                lines.append(
+                    f"| {task} | {m} | {_fmt(st['median_common_pct'])} "
+                    f"| {st['common_breaching_launches']}/{st['runs']} |"
+                )
+    lines += ["", *targets(data, summary), ""]
+    lines += [
         "Median %, breach = 0: a final launch that breaks a guardrail counts as production "
         "(it would be rolled back).",
-        "Harm/run: sum over guardrail-breaching arms of traffic share × share of the test run "
-        "× distance past the limit, ×10⁴. Breaching arms and launches are judged by the oracle.",
+        "Guardrail harm/run: sum over guardrail-breaching arms of traffic share × share of the "
+        "test run × distance past the limit, ×10⁴. User harm/run adds what every arm's users "
+        "lost on the objective (traffic share × share of the test × max(0, −objective lift)), "
+        "×10⁴. Worst round-1 loss: the largest objective loss of any first-round arm. Breaching "
+        "arms, losses and launches are judged by the oracle.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _s_per_round(st: dict[str, Any]) -> float:
+    rounds = max(int(st.get("rounds_run", 0)), 1)
+    return float(st["method_seconds_per_run"]) * float(st["runs"]) / rounds
+
+
+PEERS = ("ax", "optuna-gp")
+"""The peers the targets are stated against."""
+
+
+def targets(data: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    """The issue's targets, each with the measured figure and whether it is met."""
+    tasks = summary["tasks"]
+    paired = summary["paired"]
+    out = ["Targets (rectune):", ""]
+
+    def ok(flag: bool) -> str:
+        return "met" if flag else "NOT met"
+
+    for task, per in tasks.items():
+        me = per.get(REFERENCE, {})
+        if me.get("status") != "ok":
+            continue
+        out.append(
+            f"- {task}: median {_fmt(me['median_pct'])}% of optimum (target >= 90): "
+            f"{ok(me['median_pct'] >= 90)}"
+        )
+        for peer in PEERS:
+            d = paired.get(task, {}).get(peer)
+            if d:
+                out.append(
+                    f"  - vs {peer}: {_fmt(d['pct']['mean'], '+.1f')} "
+                    f"[{_fmt(d['pct']['low'], '+.1f')}, {_fmt(d['pct']['high'], '+.1f')}], "
+                    f"favours {d['pct']['favours']} (target: not {peer}): "
+                    f"{ok(d['pct']['favours'] != peer)}"
+                )
+        peers = [per[p] for p in per if p != REFERENCE and not p.startswith("rectune")
+                 and per[p].get("status") == "ok"]
+        if peers:
+            best_arms = min(p["breaching_arms"] for p in peers)
+            best_harm = min(p["user_harm_per_run"] for p in peers)
+            out.append(
+                f"  - final launches breaching: {me['final_breaching_launches']} (target 0): "
+                f"{ok(me['final_breaching_launches'] == 0)}; breaching arms "
+                f"{me['breaching_arms']} vs best peer {best_arms} (target <= half): "
+                f"{ok(me['breaching_arms'] <= 0.5 * best_arms)}; user harm/run "
+                f"{me['user_harm_per_run'] * 1e4:.1f} vs best peer {best_harm * 1e4:.1f} "
+                f"(target <= half): {ok(me['user_harm_per_run'] <= 0.5 * best_harm)}"
+            )
+            ax = per.get("ax", {})
+            if ax.get("status") == "ok":
+                out.append(
+                    f"  - engine s/round {_s_per_round(me):.2f} vs Ax {_s_per_round(ax):.2f}: "
+                    f"{ok(_s_per_round(me) <= _s_per_round(ax))}"
+                )
+        from rectune.bench.runner import problem_for
+
+        limit = 3 * min(
+            (abs(g.guardrail_threshold) for g in problem_for(task)[0].guardrails
+             if g.guardrail_threshold), default=math.inf,
+        )
+        out.append(
+            f"  - worst round-1 arm loss {me['worst_first_round_loss']:.2%} "
+            f"(target <= 3x tightest guardrail = {limit:.2%}): "
+            f"{ok(me['worst_first_round_loss'] <= limit)}"
+        )
+    for peer in (*PEERS, "rectune-nocritic"):
+        d = paired.get("all_tasks", {}).get(peer)
+        if d:
+            want = REFERENCE if peer != "rectune-nocritic" else f"not {peer}"
+            met = (d["pct"]["favours"] == REFERENCE) if peer != "rectune-nocritic" else (
+                d["pct"]["favours"] != peer
+            )
+            out.append(
+                f"- all tasks vs {peer}: {_fmt(d['pct']['mean'], '+.1f')} "
+                f"[{_fmt(d['pct']['low'], '+.1f')}, {_fmt(d['pct']['high'], '+.1f')}] "
+                f"(n={d['pct']['n']}), favours {d['pct']['favours']} (target: {want}): {ok(met)}"
+            )
+    return out
 
 
 def plot(data: dict[str, Any], summary: dict[str, Any], path: Path) -> None:

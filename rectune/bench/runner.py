@@ -26,7 +26,7 @@ from typing import Any
 from rectune.bench.methods import ALL_METHODS, ArmOutcome, make_method, method_status
 from rectune.bench.scoring import guardrail_excess, percent_of_optimum, rounds_to_reach
 from rectune.domain import ArmSpec, Config, ExperimentSpec, config_key
-from rectune.optimizers import TuningProblem, constraints_from_rules
+from rectune.optimizers import Engine, Observation, TuningProblem, constraints_from_rules
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -117,8 +117,11 @@ def problem_for(task: str) -> tuple[TuningProblem, float, int]:
 
     Read once per process: every scored arm and every line of a partial file asks for it.
     """
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.skillhub import SkillHub, shipped_skills_dir
 
+    if is_synthetic(task):
+        return synthetic_task(task).problem, 0.1, 3
     skill = SkillHub(shipped_skills_dir()).get(task)
     problem = TuningProblem(
         task=skill.name,
@@ -126,6 +129,7 @@ def problem_for(task: str) -> tuple[TuningProblem, float, int]:
         metrics=list(skill.metrics),
         baseline=dict(skill.baseline),
         constraints=constraints_from_rules(skill.learned_rules),
+        structure=skill.structure,
     )
     return problem, skill.ab_defaults.traffic_per_arm, skill.ab_defaults.days
 
@@ -149,11 +153,14 @@ _ORACLE_CACHE: dict[tuple[str, str, int, int, int], dict[str, float]] = {}
 
 def _oracle(task: str, config: Config, settings: BenchSettings) -> dict[str, float]:
     """Oracle lifts of `config`, memoized in the process (production is zero by definition)."""
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.simulator.oracle import oracle_lifts
 
     problem = problem_for(task)[0]
     if config_key(config) == config_key(problem.baseline):
         return {m.name: 0.0 for m in problem.metrics}
+    if is_synthetic(task):
+        return synthetic_task(task).truth(config)
     days = _days(settings, task)
     key = (task, config_key(config), settings.world_seed, settings.oracle_users, days)
     if key not in _ORACLE_CACHE:
@@ -165,9 +172,13 @@ def _oracle(task: str, config: Config, settings: BenchSettings) -> dict[str, flo
 
 def compute_optimum(task: str, settings: BenchSettings) -> OptimumInfo:
     """The task's oracle optimum (searched once, cached on disk) scored by the scoring oracle."""
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.simulator.oracle import oracle_optimum
 
     problem = problem_for(task)[0]
+    if is_synthetic(task):
+        best, value = synthetic_task(task).optimum
+        return OptimumInfo(task, best, value, value, synthetic_task(task).truth(best))
     opt = oracle_optimum(
         task,
         settings.world_seed,
@@ -204,17 +215,23 @@ def run_one(
         percentage of the optimum, every arm with measured and oracle lifts, guardrail
         breaches and harm, and timings.
     """
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.tools.simulated import SimulatedABPlatform
 
     problem = problem_for(task)[0]
     traffic, days_f = ab_plan(settings, task)
     days = int(days_f)
-    platform = SimulatedABPlatform(seed=settings.world_seed, population=settings.population)
+    platform = (
+        None
+        if is_synthetic(task)
+        else SimulatedABPlatform(seed=settings.world_seed, population=settings.population)
+    )
     started = time.perf_counter()
     tuner = make_method(method, problem, seed, settings.arms)
     method_seconds = time.perf_counter() - started
     sim_seconds = 0.0
     rounds: list[_Round] = []
+    observed: list[Observation] = []
     for r in range(1, settings.rounds + 1):
         t0 = time.perf_counter()
         configs = _dedupe([{**problem.baseline, **c} for c in tuner.ask(settings.arms)])
@@ -222,7 +239,13 @@ def run_one(
         method_seconds += time.perf_counter() - t0
         outcomes: list[ArmOutcome] = []
         arm_days: list[int] = []
-        if configs:
+        if configs and is_synthetic(task):
+            t0 = time.perf_counter()
+            arms = synthetic_task(task).measure(configs, f"{task}:s{seed}:r{r}")
+            sim_seconds += time.perf_counter() - t0
+            outcomes = [ArmOutcome(config=c, result=a) for c, a in zip(configs, arms, strict=True)]
+            arm_days = [days] * len(configs)
+        elif configs:
             t0 = time.perf_counter()
             spec = ExperimentSpec(
                 task=task,
@@ -235,6 +258,7 @@ def run_one(
                 metrics=[m.name for m in problem.metrics],
                 salt=f"{task}:s{seed}:r{r}",
             )
+            assert platform is not None
             eid = platform.launch(spec, f"bench:{method}:{task}:s{seed}:r{r}")
             result = platform.results(eid)
             sim_seconds += time.perf_counter() - t0
@@ -246,6 +270,9 @@ def run_one(
         tuner.tell(outcomes)
         launched = dict(tuner.launch())
         method_seconds += time.perf_counter() - t0
+        observed.extend(
+            Observation.from_arm_result(dict(o.config), o.result, round=r) for o in outcomes
+        )
         rnd = _Round(launched=launched)
         for o, d in zip(outcomes, arm_days, strict=True):
             rnd.arms.append(
@@ -258,8 +285,20 @@ def run_one(
                 }
             )
         rounds.append(rnd)
+    # Every method's arms judged by one launch rule (rectune's), to separate search from
+    # selection.
+    common = dict(Engine().recommend(problem, observed).config) if observed else dict(
+        problem.baseline
+    )
     t0 = time.perf_counter()
     record = _score(task, method, seed, rounds, problem, settings, optimum, traffic, days)
+    common_lifts = _oracle(task, common, settings)
+    record["common_launch"] = {
+        "config": common,
+        "oracle": common_lifts,
+        "pct_of_optimum": percent_of_optimum(problem.objective(common_lifts), optimum.primary_lift),
+        "breaches": guardrail_excess(problem.metrics, common_lifts) > 0,
+    }
     record["ab_plan"] = {"traffic_per_arm": traffic, "days": days}
     record["timing"] = {
         "method_seconds": method_seconds,
@@ -294,18 +333,28 @@ def _score(
     curve: list[float] = []
     breaching_arms = 0
     harm = 0.0
+    loss = 0.0
+    first_round_loss = 0.0
     n_arms = 0
     for i, rnd in enumerate(rounds):
         arms = []
         for arm in rnd.arms:
             lifts = _oracle(task, arm["config"], settings)
             excess = guardrail_excess(problem.metrics, lifts)
-            arm_harm = traffic * arm["days_run"] / days * excess
+            exposure = traffic * arm["days_run"] / days
+            arm_harm = exposure * excess
+            # What the arm's users lost on the objective (a gain is not netted against it).
+            arm_loss = exposure * max(0.0, -problem.objective(lifts))
             n_arms += 1
+            loss += arm_loss
+            if i == 0:
+                first_round_loss = max(first_round_loss, max(0.0, -problem.objective(lifts)))
             if excess > 0:
                 breaching_arms += 1
                 harm += arm_harm
-            arms.append({**arm, "oracle": lifts, "excess": excess, "harm": arm_harm})
+            arms.append(
+                {**arm, "oracle": lifts, "excess": excess, "harm": arm_harm, "loss": arm_loss}
+            )
         lifts = _oracle(task, rnd.launched, settings)
         pct = percent_of_optimum(problem.objective(lifts), optimum.primary_lift)
         curve.append(pct)
@@ -333,6 +382,9 @@ def _score(
         "arms_tested": n_arms,
         "breaching_arms": breaching_arms,
         "harm": harm,
+        "primary_loss": loss,
+        "user_harm": loss + harm,
+        "first_round_worst_loss": first_round_loss,
         "rounds": out_rounds,
     }
 
@@ -507,10 +559,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _rescore_job(args: tuple[str, Config, int, int, int]) -> tuple[str, str, dict[str, float]]:
+    from rectune.bench.synthetic import is_synthetic, synthetic_task
     from rectune.simulator.oracle import oracle_lifts
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     task, config, world_seed, users, days = args
+    if is_synthetic(task):  # the truth is known exactly: nothing to re-score
+        return task, config_key(config), synthetic_task(task).truth(config)
     lifts = oracle_lifts(task, config, seed=world_seed, n_users=users, days=days)
     return task, config_key(config), lifts
 
@@ -521,6 +576,7 @@ def rescore_final(
     workers: int = 1,
     progress: Callable[[str], None] | None = None,
     candidates_per_task: int = 8,
+    tolerance: float = 0.001,
 ) -> dict[str, Any]:
     """Score the final launches and the optima again with a larger oracle population.
 
@@ -537,6 +593,9 @@ def rescore_final(
         workers: Parallel processes.
         progress: Receives a line when done.
         candidates_per_task: Tested arms per task considered for the best-known optimum.
+        tolerance: A bar candidate counts as feasible when its guardrails, re-scored, are
+            past their limits by at most this (summed, in lift units): the oracle's own error
+            at this population is of that order, and a bar must not be set by a breach.
 
     Returns:
         `data`, updated in place.
@@ -563,9 +622,9 @@ def rescore_final(
                     arms.setdefault(task, []).append(
                         (value, run["method"], arm["config"], arm["oracle"])
                     )
-        cfg = run["rounds"][-1]["launched"]
-        if config_key(cfg) != config_key(problem.baseline):
-            todo[(task, config_key(cfg))] = cfg
+        for cfg in (run["rounds"][-1]["launched"], run.get("common_launch", {}).get("config")):
+            if cfg is not None and config_key(cfg) != config_key(problem.baseline):
+                todo[(task, config_key(cfg))] = cfg
     for task, found in arms.items():
         seen: set[str] = set()
         for _value, method, cfg, lifts in sorted(found, key=lambda x: -x[0]):
@@ -590,12 +649,16 @@ def rescore_final(
         problem = problems[task]
         best_key = (task, config_key(opt["config"]))
         best_value = problem.objective(precise[best_key])
+        if guardrail_excess(problem.metrics, precise[best_key]) > tolerance:
+            best_value = -math.inf  # the search's own optimum breaks a guardrail: not a bar
         for (t, ck), lifts in precise.items():
             if t != task or (t, ck) not in cheap or (t, ck) not in origin:
                 continue
             value = problem.objective(lifts)
-            if guardrail_excess(problem.metrics, lifts) == 0 and value > best_value:
+            if guardrail_excess(problem.metrics, lifts) <= tolerance and value > best_value:
                 best_key, best_value = (t, ck), value
+        if not math.isfinite(best_value):
+            best_value = problem.objective(precise[best_key])
         opt["search_config"] = opt["config"]
         opt["config"] = todo[best_key]
         opt["source"] = origin[best_key]
@@ -623,7 +686,18 @@ def rescore_final(
         run["final_oracle"] = final
         run["final_pct"] = percent_of_optimum(problem.objective(final), opt["primary_lift"])
         run["final_breaches"] = guardrail_excess(problem.metrics, final) > 0
+        common = run.get("common_launch")
+        if common is not None:
+            c_lifts = precise.get(
+                (task, config_key(common["config"])), {m.name: 0.0 for m in problem.metrics}
+            )
+            common["final_oracle"] = c_lifts
+            common["final_pct"] = percent_of_optimum(
+                problem.objective(c_lifts), opt["primary_lift"]
+            )
+            common["final_breaches"] = guardrail_excess(problem.metrics, c_lifts) > 0
     data["final_oracle_users"] = users
+    data["bar_tolerance"] = tolerance
     if progress is not None:
         progress(f"re-scored {len(jobs)} configurations in {time.perf_counter() - started:.0f}s")
     return data

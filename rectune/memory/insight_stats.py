@@ -105,12 +105,19 @@ class Finding(BaseModel):
     significant: bool
     replicated: bool
     tasks: list[str] = Field(default_factory=list, description="for cross-task findings")
+    confounded_with: list[str] = Field(
+        default_factory=list,
+        description="knobs that moved together with `parameters` in the arms behind the "
+        "finding, so the effect cannot be attributed to `parameters` alone",
+    )
     text: str
 
     @property
     def rule_worthy(self) -> bool:
-        """The evidence gate: only significant or replicated effects may become rules."""
-        return self.significant or self.replicated
+        """The evidence gate: only significant or replicated effects that can be attributed to
+        their knob may become rules. A knob that always moved together with others gets the
+        credit (or blame) of all of them, so a rule on it would be a guess."""
+        return (self.significant or self.replicated) and not self.confounded_with
 
 
 class InsightSettings(BaseModel):
@@ -124,6 +131,15 @@ class InsightSettings(BaseModel):
     ridge: float = Field(default=1e-3, ge=0)
     min_move: float = Field(default=0.02, gt=0, description="fraction of the hard range")
     min_replications: int = Field(default=3, ge=2)
+    max_vif: float = Field(
+        default=5.0, gt=1.0,
+        description="variance inflation above which a slope is confounded with other knobs",
+    )
+    comove_share: float = Field(
+        default=0.75, gt=0.5, le=1.0,
+        description="share of a move's arms in which another knob moved the same way that "
+        "makes the move confounded with it",
+    )
     seed: int = 0
 
 
@@ -186,6 +202,7 @@ def sensitivity(
         x = (x - x.mean(axis=0)) / x.std(axis=0)
         y = np.array([r.result.metrics[m.name].relative_lift for r in rows])  # type: ignore[union-attr]
         n, p = x.shape
+        tangled = _collinear(x, active, s.max_vif)
         beta = _ridge(x, y, s.ridge)
         idx = rng.integers(0, n, (s.bootstrap, n))
         xb = x[idx]  # (B, n, p): every resample at once
@@ -222,6 +239,7 @@ def sensitivity(
                     n_experiments=len({_exp_id(r) for r in moved}),
                     significant=sig,
                     replicated=False,
+                    confounded_with=tangled.get(name, []),
                     text=(
                         f"In {task}, raising {name} {verb} {m.name} "
                         f"({'good' if good else 'bad'} for it): {beta[j] * 100:+.2f}% lift per "
@@ -230,6 +248,51 @@ def sensitivity(
                     ),
                 )
             )
+    return out
+
+
+def _collinear(x: np.ndarray, names: Sequence[str], max_vif: float) -> dict[str, list[str]]:
+    """Per knob whose slope is not identifiable, the knobs it moved together with.
+
+    The variance inflation factor of column j is ``1 / (1 - R^2)`` of regressing it on the
+    other columns: above `max_vif`, the arms moved that knob so much in step with others that
+    its separate effect is mostly a guess. The partners named are those whose correlation
+    with it is largest (at least 0.5 in absolute value, or the single largest).
+    """
+    out: dict[str, list[str]] = {}
+    p = x.shape[1]
+    if p < 2:
+        return out
+    corr = np.corrcoef(x, rowvar=False)
+    corr = np.nan_to_num(corr)
+    try:
+        inv = np.linalg.pinv(corr)
+    except np.linalg.LinAlgError:  # pragma: no cover - pinv does not fail on finite input
+        return out
+    for j, name in enumerate(names):
+        vif = float(inv[j, j])
+        if vif > max_vif or not np.isfinite(vif):
+            others = [(abs(corr[j, k]), names[k]) for k in range(p) if k != j]
+            partners = [n for c, n in sorted(others, reverse=True) if c >= 0.5]
+            out[name] = partners or [max(others)[1]]
+    return out
+
+
+def _comoving(
+    rows: Sequence[Candidate], space: SearchSpace, baseline: Mapping[str, ConfigValue],
+    name: str, min_move: float, share: float,
+) -> list[str]:
+    """Other knobs that moved the same way in at least `share` of the arms of a move."""
+    others = [n for n in _numeric(space) if n != name]
+    if not others or not rows:
+        return []
+    x = _deltas(rows, space, baseline, others)
+    out = []
+    for k, other in enumerate(others):
+        up = np.sum(x[:, k] >= min_move)
+        down = np.sum(x[:, k] <= -min_move)
+        if max(up, down) >= share * len(rows):
+            out.append(other)
     return out
 
 
@@ -299,6 +362,7 @@ def harmful_moves(
         if not (sig or replicated):
             continue
         kind = FindingKind.SUCCESSFUL_MOVE if good else FindingKind.HARMFUL_MOVE
+        tangled = _comoving(rows, space, baseline, name, s.min_move, s.comove_share)
         values = [float(c.config[name]) for c in rows]
         threshold: ConfigValue = min(values) if move == "increase" else max(values)
         if isinstance(space[name], IntParameter):
@@ -324,6 +388,7 @@ def harmful_moves(
                 n_experiments=len({_exp_id(c) for c in rows}),
                 significant=bool(sig),
                 replicated=replicated,
+                confounded_with=tangled,
                 text=(
                     f"In {task}, moves that mainly {'raised' if move == 'increase' else 'lowered'}"
                     f" {name} (from {baseline[name]} to {'>=' if move == 'increase' else '<='} "

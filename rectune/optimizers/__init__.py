@@ -6,6 +6,7 @@ by the stage of a round; the modules underneath can be used on their own.
 
 from __future__ import annotations
 
+from rectune.optimizers.acquisition import AcquisitionSettings
 from rectune.optimizers.bayesian import BayesianProposer
 from rectune.optimizers.critic import Assessment, Ranking, SurrogateCritic, rank_candidates
 from rectune.optimizers.encoding import SpaceEncoder
@@ -29,9 +30,10 @@ from rectune.optimizers.surrogate import (
     SurrogateModel,
     SurrogateSettings,
 )
-from rectune.optimizers.trust_region import TrustRegion, TrustRegionSettings, trust_region
+from rectune.optimizers.transfer import transfer_observations
 
 __all__ = [
+    "AcquisitionSettings",
     "Assessment",
     "BayesianProposer",
     "CandidateFilter",
@@ -49,8 +51,6 @@ __all__ = [
     "SurrogateModel",
     "SurrogateSettings",
     "SurrogateView",
-    "TrustRegion",
-    "TrustRegionSettings",
     "TuningProblem",
     "constraints_from_rules",
     "describe_delta",
@@ -59,5 +59,5 @@ __all__ = [
     "rank_candidates",
     "recommend_launch",
     "surrogate_view",
-    "trust_region",
+    "transfer_observations",
 ]

@@ -1,17 +1,20 @@
-"""The Bayesian proposer: surrogate, trust region, constrained batch acquisition.
+"""The Bayesian proposer: safe first round, then constrained acquisition over a growing region.
 
-One call fits the per-metric surrogates on the history, places a trust region around the
-incumbent, fills a pool of candidate points (mostly inside the region, some perturbations of
-the best tested configurations, a few anywhere in the soft box), drops inadmissible and
-already-tested ones, and picks a batch by constrained expected improvement with
-kriging-believer diversity.
+**Round 1** (no A/B result of the task yet): every arm moves *one* knob from production by
+`cold_step` of its soft range, each arm a different knob. Nothing is known yet, so the arms
+must be safe (a small step from the one configuration known to be fine), informative (a step
+one noisy arm can see), and attributable (one knob per arm, so the next round knows which
+knob did what). Directions follow the skill's monotone effects where they speak for the
+primary; otherwise the side with more room.
 
-Before there is enough history to say anything (fewer than `min_observations` distinct tested
-configurations), half of the batch are moderate steps around production, chosen by the same
-acquisition under the prior, and the rest is quasi-random coverage of the soft box. Production
-is the one configuration known to be safe, so moves around it are worth testing from the
-start; they must still be large enough for one noisy A/B arm to see their effect, or the
-first round teaches nothing.
+**Later rounds**: per-metric GP surrogates (`SurrogateModel`), and a batch chosen by the
+constrained log expected improvement (`acquisition`) optimized with gradients inside the
+*explorable region*: boxes around production and every tested configuration the model
+believes safe, with a half side of `region_init` of the soft box after the first round,
+multiplied by `region_growth` after each further round (capped at the whole box). This is
+SafeOpt's idea in TuRBO's shape: the region only grows where evidence says it is safe, and
+the acquisition's own loss and guardrail factors keep the arms honest inside it. The first arm
+of a batch is the model's best guess (`exploit_arms`); the others seek improvement.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import qmc
 
-from rectune.domain import CategoricalParameter, Config, config_key
+from rectune.domain import CategoricalParameter, Config
 from rectune.optimizers._threads import single_blas_thread
-from rectune.optimizers.acquisition import select_batch
+from rectune.optimizers.acquisition import (
+    AcquisitionSettings,
+    Region,
+    greedy_value,
+    optimize_acquisition,
+)
 from rectune.optimizers.encoding import FloatArray
 from rectune.optimizers.problem import Observation, Proposal, TuningProblem
 from rectune.optimizers.proposer import CandidateFilter, describe_delta, sobol_configs
@@ -34,38 +41,65 @@ from rectune.optimizers.surrogate import (
     prediction_numbers,
     prediction_text,
 )
-from rectune.optimizers.trust_region import TrustRegion, TrustRegionSettings, trust_region
 
-__all__ = ["BayesianProposer"]
+__all__ = ["BayesianProposer", "explorable_region"]
 
 
-def _sobol_box(lo: FloatArray, hi: FloatArray, n: int, rng: np.random.Generator) -> FloatArray:
-    sampler = qmc.Sobol(d=lo.size, scramble=True, seed=rng)
-    m = max(1, int(np.ceil(np.log2(max(n, 2)))))
-    u = sampler.random_base2(m)[:n]
-    return np.asarray(lo + u * (hi - lo), dtype=np.float64)
+def _hard_feature_bounds(model: SurrogateModel) -> tuple[FloatArray, FloatArray]:
+    """The soft box in features, narrowed by the deterministic guardrails (hard constraints)."""
+    enc = model.encoder
+    lo, hi = enc.soft_lo.copy(), enc.soft_hi.copy()
+    for name, (vlo, vhi) in model.problem.hard_bounds().items():
+        p = model.problem.space[name]
+        col = enc.param_slice(name).start
+        if getattr(p, "kind", "") == "int":
+            vlo, vhi = float(np.ceil(vlo)), float(np.floor(vhi))
+        lo[col] = max(lo[col], enc._unit(p, vlo))  # type: ignore[arg-type]
+        hi[col] = min(hi[col], enc._unit(p, vhi))  # type: ignore[arg-type]
+    return lo, np.maximum(hi, lo)
+
+
+def explorable_region(
+    model: SurrogateModel, init: float = 0.2, growth: float = 1.5
+) -> Region:
+    """Boxes around production and the tested configurations the model believes safe.
+
+    Safe means: every guardrail holds with probability at least one half and the predicted
+    objective loss is within the task's arm-loss limit. The half side is ``init`` of the soft
+    box after one round of results and grows by ``growth`` per further round, up to the whole
+    box: recomputed from the history each time, so nothing is stored between rounds.
+    """
+    enc = model.encoder
+    lo, hi = _hard_feature_bounds(model)
+    rounds = len({o.round for o in model.history if not o.transferred})
+    radius = min(1.0, init * growth ** max(rounds - 1, 0))
+    rows = [model.tested_x[0]]
+    points = [o for o in model.history if o.transferred]
+    extra = enc.encode_many([o.config for o in points])
+    cand = np.vstack([model.tested_x[1:], extra]) if len(extra) else model.tested_x[1:]
+    if len(cand):
+        pred = model.predict(cand)
+        obj, _ = model.objective_from(pred)
+        p_feas, _ = model.p_guardrails_from(pred)
+        safe = (p_feas >= 0.5) & (obj >= -model.problem.arm_loss_limit)
+        rows.extend(cand[safe])
+    anchors = np.vstack(rows)
+    free = enc.free_mask.copy()
+    return Region(np.clip(anchors, lo, hi), radius, lo, hi, free)
 
 
 @dataclass
 class BayesianProposer:
-    """Constrained batch Bayesian optimization inside a trust region.
+    """Safe, constrained batch Bayesian optimization (see the module docstring).
 
     Attributes:
         surrogate: Settings of the per-metric Gaussian processes.
-        region: Settings of the trust region.
-        min_observations: Distinct tested configurations needed before the acquisition runs
-            on fitted hyperparameters; below it the cold-start mix is used.
-        pool_size: Candidate points scored per call.
-        global_share: Share of the pool drawn anywhere in the soft box.
-        perturb_share: Share of the pool made of perturbations of the best tested configs.
-        cold_local_share: Share of a cold-start batch spent on steps around production.
-        cold_local_length: Side of the cold-start box around production, as a fraction of
-            the soft box.
-        categorical_flip: Probability that a pool point changes a categorical knob.
-        exploit_arms: Arms per warm batch given to the best predicted point of the trust
-            region (highest posterior objective with P(all guardrails hold) of at least
-            `exploit_min_feasible`); with few rounds and noisy results a purely greedy arm
-            pays off, and the acquisition fills the other arms around it.
+        acquisition: How the acquisition is maximized.
+        cold_step: Step of a first-round arm, as a fraction of the knob's soft range.
+        region_init: Half side of the explorable boxes after the first round of results.
+        region_growth: Factor per further round.
+        exploit_arms: Arms per batch given to the model's best guess (highest posterior
+            objective where every guardrail holds with probability `exploit_min_feasible`).
         exploit_min_feasible: Feasibility required of the greedy arm.
 
     Example:
@@ -74,20 +108,16 @@ class BayesianProposer:
         ...                                 FloatParameter(name="b", low=0, high=4)])
         >>> problem = TuningProblem(task="t", space=space, baseline={"a": 1.0, "b": 1.0},
         ...     metrics=[MetricSpec(name="clicks", role="primary", direction="increase")])
-        >>> props = BayesianProposer().propose(problem, [], 4, seed=1)
-        >>> len(props), sorted({p.source for p in props})
-        (4, ['bayes', 'sobol'])
+        >>> props = BayesianProposer().propose(problem, [], 2, seed=1)
+        >>> [sorted(p.delta) for p in props]
+        [['a'], ['b']]
     """
 
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
-    region: TrustRegionSettings = field(default_factory=TrustRegionSettings)
-    min_observations: int = 4
-    pool_size: int = 1024
-    global_share: float = 0.1
-    perturb_share: float = 0.3
-    cold_local_share: float = 0.5
-    cold_local_length: float = 0.6
-    categorical_flip: float = 0.2
+    acquisition: AcquisitionSettings = field(default_factory=AcquisitionSettings)
+    cold_step: float = 0.12
+    region_init: float = 0.2
+    region_growth: float = 1.5
     exploit_arms: int = 1
     exploit_min_feasible: float = 0.8
     source: str = "bayes"
@@ -109,62 +139,21 @@ class BayesianProposer:
         problem = model.problem
         keep = CandidateFilter(problem, model.history, exclude)
         rng = np.random.default_rng(seed)
-        distinct = len(model.tested) - 1  # minus the baseline
-        cold = distinct < self.min_observations
-        out: list[Proposal] = []
-        if cold:
-            n_local = max(1, round(n * self.cold_local_share))
-            region = self._cold_region(model)
-            best = 0.0
+        if model.n_observations == 0 and not any(o.transferred for o in model.history):
+            configs = self._first_round(model, n, keep, rng)
             note = (
-                f"cold start ({distinct} tested configurations): a step around "
-                f"production (box of {self.cold_local_length:.0%} of the soft range)"
+                f"first round: one knob moved by {self.cold_step:.0%} of its soft range, "
+                "a safe and attributable step from production"
             )
         else:
-            n_local = n
-            inc = model.incumbent()
-            region = trust_region(model, inc, self.region)
-            best = inc.objective
-            note = (
-                f"constrained expected improvement in a trust region of length "
-                f"{region.length:.2f} (fraction of the soft box) around "
-                f"{'production' if inc.is_baseline else 'the best tested configuration'}"
-            )
-        pool = self._pool(model, region, rng, cold)
-        configs = self._admissible(model, pool, keep)
-        if configs:
-            x = model.encoder.encode_many(configs)
-            forced = [] if cold else self._greedy(model, x)
-            choice = select_batch(model, x, n_local, best, forced=forced)
-            pred = model.predict(x[choice.indices])
-            for row, (i, la) in enumerate(zip(choice.indices, choice.log_acquisition, strict=True)):
-                cfg = configs[i]
-                keep.admit(cfg)
-                numbers = prediction_numbers(problem, pred, row)
-                # A forced greedy arm may have no finite acquisition; keep the record JSON-safe.
-                numbers["log_acquisition"] = max(la, -1e6)
-                out.append(
-                    Proposal.from_config(
-                        problem.space,
-                        problem.baseline,
-                        cfg,
-                        hypothesis=(
-                            f"{describe_delta(problem.baseline, cfg).capitalize()}: "
-                            f"{prediction_text(problem, numbers)}."
-                        ),
-                        explanation=f"Surrogate proposal: {note}.",
-                        source=self.source,
-                        predicted=numbers,
-                    )
-                )
+            configs, note = self._acquire(model, n, keep, rng)
+        out = [self._proposal(model, c, note) for c in configs]
         missing = n - len(out)
         if missing > 0:
             for cfg in sobol_configs(problem, missing, seed=seed, keep=keep):
                 out.append(
                     Proposal.from_config(
-                        problem.space,
-                        problem.baseline,
-                        cfg,
+                        problem.space, problem.baseline, cfg,
                         hypothesis=f"Explore: {describe_delta(problem.baseline, cfg)}.",
                         explanation="Quasi-random point of the soft box, for coverage.",
                         source="sobol",
@@ -172,76 +161,97 @@ class BayesianProposer:
                 )
         return out
 
-    def _greedy(self, model: SurrogateModel, x: FloatArray) -> list[int]:
-        if self.exploit_arms <= 0:
-            return []
-        pred = model.predict(x)
-        obj, _ = model.objective_from(pred)
-        p_feas, _ = model.p_guardrails_from(pred)
-        score = np.where(p_feas >= self.exploit_min_feasible, obj, -np.inf)
-        order = [int(i) for i in np.argsort(-score)[: self.exploit_arms]]
-        return [i for i in order if np.isfinite(score[i])]
+    def _proposal(self, model: SurrogateModel, cfg: Config, note: str) -> Proposal:
+        problem = model.problem
+        pred = model.predict_configs([cfg])
+        numbers = prediction_numbers(problem, pred, 0)
+        return Proposal.from_config(
+            problem.space,
+            problem.baseline,
+            cfg,
+            hypothesis=(
+                f"{describe_delta(problem.baseline, cfg).capitalize()}: "
+                f"{prediction_text(problem, numbers)}."
+            ),
+            explanation=f"Surrogate proposal: {note}.",
+            source=self.source,
+            predicted=numbers,
+        )
 
-    def _cold_region(self, model: SurrogateModel) -> TrustRegion:
+    def _first_round(
+        self, model: SurrogateModel, n: int, keep: CandidateFilter, rng: np.random.Generator
+    ) -> list[Config]:
+        """One-knob steps from production, each arm a different knob first."""
+        problem = model.problem
         enc = model.encoder
-        center = np.clip(enc.encode(model.problem.baseline), enc.soft_lo, enc.soft_hi)
-        half = 0.5 * self.cold_local_length * (enc.soft_hi - enc.soft_lo)
-        lo = np.where(enc.numeric_mask, np.maximum(center - half, enc.soft_lo), 0.0)
-        hi = np.where(enc.numeric_mask, np.minimum(center + half, enc.soft_hi), 1.0)
-        return TrustRegion(center, lo, hi, self.cold_local_length, 0, 0, 0)
-
-    def _elites(self, model: SurrogateModel, k: int = 3) -> FloatArray:
-        pred = model.predict(model.tested_x)
-        obj, _ = model.objective_from(pred)
-        p_feas, _ = model.p_guardrails_from(pred)
-        score = np.where(p_feas >= 0.5, obj, -np.inf)
-        score[0] = max(score[0], obj[0])
-        order = np.argsort(-score)[:k]
-        return np.asarray(model.tested_x[order[np.isfinite(score[order])]], dtype=np.float64)
-
-    def _pool(
-        self, model: SurrogateModel, region: TrustRegion, rng: np.random.Generator, cold: bool
-    ) -> FloatArray:
-        enc = model.encoder
-        num = enc.numeric_mask
-        n_glob = 0 if cold else int(self.pool_size * self.global_share)
-        n_pert = 0 if cold else int(self.pool_size * self.perturb_share)
-        n_tr = self.pool_size - n_glob - n_pert
-        parts = [_sobol_box(region.lo, region.hi, n_tr, rng)]
-        if n_glob:
-            parts.append(_sobol_box(enc.soft_lo, enc.soft_hi, n_glob, rng))
-        if n_pert:
-            elites = self._elites(model)
-            base = elites[rng.integers(0, elites.shape[0], n_pert)]
-            sd = 0.25 * (region.hi - region.lo)
-            step = rng.normal(0.0, 1.0, base.shape) * sd
-            # Moving few knobs at a time keeps perturbations interpretable and local.
-            mask = rng.random(base.shape) < max(0.2, min(1.0, 2.0 / max(int(num.sum()), 1)))
-            pert = np.where(mask & num, base + step, base)
-            parts.append(np.clip(pert, enc.soft_lo, enc.soft_hi))
-        pool = np.vstack(parts)
-        # Categorical blocks: keep the region centre's choice mostly, sometimes try another.
-        for p in model.problem.space.parameters:
-            if not isinstance(p, CategoricalParameter):
-                continue
-            sl = enc.param_slice(p.name)
-            # A cold start stays on production's choice: switching a categorical is no small step.
-            p_flip = 0.0 if cold else self.categorical_flip
-            flip = np.less(rng.random(pool.shape[0]), p_flip)
-            random_block = rng.random((pool.shape[0], sl.stop - sl.start))
-            pool[:, sl] = np.where(flip[:, None], random_block, region.center[sl])
-        return pool
-
-    @staticmethod
-    def _admissible(model: SurrogateModel, pool: FloatArray, keep: CandidateFilter) -> list[Config]:
-        seen: set[str] = set()
+        lo, hi = _hard_feature_bounds(model)
+        base = enc.encode(problem.baseline)
+        primaries = {m.name: m.sign for m in problem.primaries}
+        hints: dict[str, float] = {}
+        for mono in problem.structure.monotone:
+            if mono.metric in primaries:
+                up = 1 if mono.direction == "increase" else -1
+                hints[mono.parameter] = up * primaries[mono.metric]
+        knobs = [
+            p for p in problem.space.parameters
+            if isinstance(p, CategoricalParameter) or enc.free_mask[enc.param_slice(p.name).start]
+        ]
+        order = [knobs[i] for i in rng.permutation(len(knobs))]
         out: list[Config] = []
-        for cfg in model.encoder.decode_many(pool):
-            if not keep.ok(cfg):
-                continue
-            key = config_key(cfg)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(cfg)
+        for attempt in range(2):  # first each knob one way, then the other way
+            for p in order:
+                if len(out) >= n:
+                    return out
+                x = base.copy()
+                sl = enc.param_slice(p.name)
+                if isinstance(p, CategoricalParameter):
+                    others = [c for c in enc.allowed(p) if c != problem.baseline[p.name]]
+                    if len(others) <= attempt:
+                        continue
+                    x[sl] = 0.0
+                    x[sl.start + p.choices.index(others[attempt])] = 1.0
+                else:
+                    c = sl.start
+                    room_up, room_down = hi[c] - base[c], base[c] - lo[c]
+                    sign = hints.get(p.name, 1.0 if room_up >= room_down else -1.0)
+                    sign = sign if attempt == 0 else -sign
+                    step = self.cold_step if sign > 0 else -self.cold_step
+                    x[c] = float(np.clip(base[c] + step, lo[c], hi[c]))
+                cfg = enc.decode(x)
+                if keep.admit(cfg):
+                    out.append(cfg)
         return out
+
+    def _acquire(
+        self, model: SurrogateModel, n: int, keep: CandidateFilter, rng: np.random.Generator
+    ) -> tuple[list[Config], str]:
+        enc = model.encoder
+        region = explorable_region(model, self.region_init, self.region_growth)
+        inc = model.incumbent()
+        best = inc.objective
+        note = (
+            "constrained expected improvement (guardrails and the arm-loss limit of "
+            f"{model.problem.arm_loss_limit:.1%} priced in) within {region.radius:.0%} of the "
+            f"soft box around {region.anchors.shape[0]} safe configuration(s)"
+        )
+        out: list[Config] = []
+        current = model
+        greedy = greedy_value(self.exploit_min_feasible)
+        avoid = [row for row in model.tested_x]
+        for j in range(n):
+            fn = greedy if j < self.exploit_arms else None
+            chosen: Config | None = None
+            for x, _v in optimize_acquisition(
+                current, region, best, rng, self.acquisition, value=fn, avoid=np.vstack(avoid)
+            ):
+                cfg = enc.decode(x)
+                if keep.admit(cfg):
+                    chosen = cfg
+                    break
+            if chosen is None:
+                break
+            out.append(chosen)
+            x_new = enc.encode(chosen)
+            avoid.append(x_new)
+            current = current.fantasize(x_new[None, :])
+        return out, note

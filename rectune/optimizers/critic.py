@@ -95,12 +95,15 @@ class Ranking:
     """The critic's choice: selected candidates first, then the rest.
 
     `rest` holds admissible candidates that did not make the cut (best first); `rejected`
-    holds inadmissible or risky ones, the most harmful last.
+    holds inadmissible or risky ones, the most harmful last. `notes` says, in words a person
+    can act on, why the selection departs from the plain rules (for example risky arms kept
+    because nothing safer was left).
     """
 
     selected: list[Assessment]
     rest: list[Assessment]
     rejected: list[Assessment]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def order(self) -> list[Assessment]:
@@ -156,6 +159,12 @@ class SurrogateCritic:
         broken = [str(c) for c in self.problem.constraints if not c.satisfied(cfg)]
         if broken:
             problems.append(f"breaks learned rules: {'; '.join(broken)}")
+        certain = self.problem.breaks_deterministic(cfg)
+        if certain:
+            problems.append(
+                f"certainly breaches {', '.join(certain)} (a deterministic guardrail the skill "
+                "declares; a hard constraint)"
+            )
         if config_key(cfg) in self._tested:
             problems.append("repeats a tested configuration")
         return cfg, problems

@@ -18,7 +18,38 @@ from rectune.optimizers.launch import Estimator, LaunchRecommendation, recommend
 from rectune.optimizers.problem import Observation, Proposal, TuningProblem
 from rectune.optimizers.surrogate import SurrogateModel
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "never_stall"]
+
+
+def never_stall(ranking: Ranking, k: int, risk_threshold: float) -> Ranking:
+    """Fill a selection short of `k` with the least risky candidates the risk limit refused.
+
+    A round without arms learns nothing, so a task whose every candidate looks risky would
+    never get the evidence that could show otherwise. Only candidates that passed every code
+    check (valid, soft box, rules, hard constraints, not a repeat) are eligible; the reason is
+    recorded in `Ranking.notes` so the person approving the round sees it.
+    """
+    need = k - len(ranking.selected)
+    spare = [a for a in ranking.rejected if a.risky and not a.problems]
+    if need <= 0 or not spare:
+        return ranking
+    spare.sort(key=lambda a: a.p_breach)
+    fill = spare[:need]
+    keys = {id(a) for a in fill}
+    odds = ", ".join(f"{a.p_breach:.0%}" for a in fill)
+    note = (
+        f"{len(fill)} arm(s) kept although their predicted breach probability ({odds}) is above "
+        f"the risk limit of {risk_threshold:.0%}: no safer candidate was left, and a round "
+        "without arms teaches nothing. They are the least risky of the refused candidates; "
+        "the platform's guardrail monitoring still stops an arm that breaks a limit. Reject "
+        "them at approval, or raise the limit (risk_threshold), to decide otherwise."
+    )
+    return Ranking(
+        [*ranking.selected, *fill],
+        ranking.rest,
+        [a for a in ranking.rejected if id(a) not in keys],
+        [*ranking.notes, note],
+    )
 
 
 def _history_key(problem: TuningProblem, history: Sequence[Observation]) -> str:
@@ -131,7 +162,8 @@ class Engine:
                     bad.append(a)
             return Ranking(good[:k], good[k:], bad)
         critic = SurrogateCritic(self.fit(problem, history), self.risk_threshold)
-        return critic.rank(candidates, k, diversity=self.diversity)
+        return never_stall(critic.rank(candidates, k, diversity=self.diversity), k,
+                           self.risk_threshold)
 
     def recommend(
         self, problem: TuningProblem, history: Sequence[Observation]

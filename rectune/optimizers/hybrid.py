@@ -214,8 +214,8 @@ def surrogate_view(
 
     inc_pred = model.predict(inc.x[None, :])
     inc_obj, inc_sd = model.objective_from(inc_pred)
-    prior_sd = problem.prior_lift_scale * math.sqrt(
-        sum(w**2 for w in problem.objective_weights.values())
+    prior_sd = math.sqrt(
+        sum((w * problem.prior_scale(n)) ** 2 for n, w in problem.objective_weights.items())
     )
     uncertainty = {
         "mean_sd": float(obj_sd.mean()) if obj_sd.size else prior_sd,

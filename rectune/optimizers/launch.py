@@ -123,13 +123,13 @@ def _eb_prediction(
     names = [m.name for m in problem.metrics]
     index = {config_key(c): i for i, c in enumerate(configs)}
     mean = np.zeros((len(configs), len(names)))
-    std = np.full((len(configs), len(names)), problem.prior_lift_scale)
+    std = np.array([[problem.prior_scale(n) for n in names]] * len(configs))
     std[0] = 1e-9  # production: zero lift by definition
     for j, name in enumerate(names):
         # Pool repeated arms of the same configuration by inverse variance first.
         sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
         for o in history:
-            if name in o.metrics and o.key in index and index[o.key] != 0:
+            if name in o.metrics and o.key in index and index[o.key] != 0 and not o.transferred:
                 est = o.metrics[name]
                 w = 1.0 / max(est.se, 1e-6) ** 2
                 acc = sums[index[o.key]]
@@ -140,10 +140,34 @@ def _eb_prediction(
             continue
         pooled = [sums[i][0] / sums[i][1] for i in rows]
         pooled_se = [1.0 / math.sqrt(sums[i][1]) for i in rows]
-        m, s = empirical_bayes_shrink(pooled, pooled_se, problem.prior_lift_scale)
+        m, s = empirical_bayes_shrink(pooled, pooled_se, problem.prior_scale(name))
         mean[rows, j] = m
         std[rows, j] = s
     return Prediction(names, mean, std)
+
+
+def _direct_p_feasible(
+    problem: TuningProblem, history: Sequence[Observation], configs: list[Config]
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """P(all guardrails hold) from each configuration's own arms, pooled by inverse variance
+    (1 where it has no measurement of a guardrail: the model's estimate then decides)."""
+    out = np.ones(len(configs))
+    index = {config_key(c): i for i, c in enumerate(configs)}
+    for g in problem.guardrails:
+        t = 0.0 if g.guardrail_threshold is None else g.guardrail_threshold
+        sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for o in history:
+            i = index.get(o.key)
+            if i is None or o.transferred or g.name not in o.metrics:
+                continue
+            est = o.metrics[g.name]
+            w = 1.0 / max(est.se, 1e-6) ** 2
+            sums[i][0] += w * est.lift
+            sums[i][1] += w
+        for i, (sw, w) in sums.items():
+            mean, sd = sw / w, 1.0 / math.sqrt(w)
+            out[i] *= float(norm.cdf(g.sign * (mean - t) / sd))
+    return out
 
 
 def _confirmation(
@@ -242,18 +266,23 @@ def recommend_launch(
     else:
         seen: dict[str, Config] = {config_key(problem.baseline): problem.baseline}
         for o in history:
-            seen.setdefault(o.key, o.config)
+            if not o.transferred:
+                seen.setdefault(o.key, o.config)
         configs = list(seen.values())
         pred = _eb_prediction(problem, history, configs)
     obj, obj_sd = objective_of(problem, pred)
     p_feas, _ = p_guardrails_of(problem, pred)
-    p_feas = p_feas.copy()
+    # A guardrail is judged on the configuration's own arms too, not on the surrogate alone:
+    # with a handful of noisy arms the model shrinks a worrying measurement towards the
+    # others, and a launch must not rest on that.
+    p_feas = np.minimum(p_feas, _direct_p_feasible(problem, history, configs))
     p_feas[0] = 1.0
     p_better = np.asarray(norm.cdf(obj / np.maximum(obj_sd, 1e-12)), dtype=np.float64)
     p_better[0] = 0.0
     counts: dict[str, int] = defaultdict(int)
     for o in history:
-        counts[o.key] += 1
+        if not o.transferred:
+            counts[o.key] += 1
     n_tested = [counts[config_key(c)] for c in configs]
     settled = (p_feas >= replicate_above) | (np.asarray(n_tested) >= confirm_min_arms)
     eligible = (p_feas >= min_p_feasible) & (p_better >= min_p_better) & settled

@@ -30,6 +30,7 @@ from rectune.domain import (
     config_key,
 )
 from rectune.domain.metrics import find_metric, with_role
+from rectune.domain.structure import TaskStructure
 
 __all__ = [
     "LiftEstimate",
@@ -44,9 +45,11 @@ class TuningProblem(BaseModel):
     """Everything the engine needs to know about one task.
 
     The baseline is the production configuration: every A/B test compares against it, so its
-    relative lift is zero by definition. `prior_lift_scale` is the engine's prior guess of how
-    far (as a standard deviation of the relative lift) a metric may move when a configuration
-    is changed a lot; it only matters while there is little history.
+    relative lift is zero by definition. `structure` carries what the skill declares about the
+    response surface (effect scales, scale-invariant groups, monotone effects, deterministic
+    metrics; see `rectune.domain.structure`). `max_arm_loss` is the largest loss of the
+    objective an exploratory arm may risk; None derives it from the guardrails
+    (`arm_loss_limit`).
 
     Example:
         >>> from rectune.domain import FloatParameter, MetricSpec, SearchSpace
@@ -74,7 +77,8 @@ class TuningProblem(BaseModel):
     metrics: list[MetricSpec] = Field(min_length=1)
     baseline: Config
     constraints: list[RuleConstraint] = Field(default_factory=list)
-    prior_lift_scale: float = Field(default=0.05, gt=0.0)
+    structure: TaskStructure = Field(default_factory=TaskStructure)
+    max_arm_loss: float | None = Field(default=None, gt=0.0)
 
     @model_validator(mode="before")
     @classmethod
@@ -102,7 +106,71 @@ class TuningProblem(BaseModel):
                     f"tuning problem {self.task!r}: rule {c} names an unknown parameter; "
                     f"known: {self.space.names}"
                 )
+        self.structure.check(
+            f"tuning problem {self.task!r}", self.space, self.metrics, self.baseline
+        )
         return self
+
+    def prior_scale(self, name: str) -> float:
+        """The prior spread of metric `name`'s lift before any A/B result.
+
+        The skill's declared effect scale when there is one; otherwise the metric's own
+        guardrail threshold, or the tightest guardrail of the task (what the task's owners
+        consider a meaningful move). Only used before the first result: from then on the
+        surrogate takes every metric's scale from the data.
+        """
+        declared = self.structure.effect_scale(name)
+        if declared is not None:
+            return declared
+        spec = self.metric(name)
+        if spec.guardrail_threshold:
+            return abs(spec.guardrail_threshold)
+        limits = [abs(g.guardrail_threshold) for g in self.guardrails if g.guardrail_threshold]
+        return min(limits) if limits else 0.01
+
+    @property
+    def arm_loss_limit(self) -> float:
+        """The largest objective loss an exploratory arm may risk.
+
+        `max_arm_loss` when set, else twice the tightest guardrail threshold: a loss on the
+        primary is held to the same order as what the task's owners refuse on a guardrail.
+        """
+        if self.max_arm_loss is not None:
+            return self.max_arm_loss
+        limits = [abs(g.guardrail_threshold) for g in self.guardrails if g.guardrail_threshold]
+        return 2.0 * min(limits) if limits else 0.02
+
+    def deterministic_lifts(self, config: Mapping[str, ConfigValue]) -> dict[str, float]:
+        """Exact lifts of the metrics the structure declares deterministic."""
+        out: dict[str, float] = {}
+        for d in self.structure.deterministic:
+            out[d.metric] = d.lift(
+                float(config[d.parameter]),
+                float(self.baseline[d.parameter]),
+            )
+        return out
+
+    def hard_bounds(self) -> dict[str, tuple[float, float]]:
+        """Per knob, the soft range narrowed by every deterministic guardrail.
+
+        A deterministic guardrail on a knob is a hard constraint on that knob's value: the
+        relation is monotone, so the guardrail's threshold maps to one bound.
+        """
+        out: dict[str, tuple[float, float]] = {}
+        for d in self.structure.deterministic:
+            spec = self.metric(d.metric)
+            if spec.role is not MetricRole.GUARDRAIL or spec.guardrail_threshold is None:
+                continue
+            p = self.space[d.parameter]
+            lo, hi = out.get(d.parameter, p.soft_range)  # type: ignore[union-attr]
+            limit = d.value_at(spec.guardrail_threshold, float(self.baseline[d.parameter]))
+            # The lift rises with the knob; an upper limit on the metric caps the knob.
+            if spec.sign < 0:
+                hi = min(hi, limit)
+            else:
+                lo = max(lo, limit)
+            out[d.parameter] = (lo, hi)
+        return out
 
     @property
     def primaries(self) -> list[MetricSpec]:
@@ -141,13 +209,25 @@ class TuningProblem(BaseModel):
         """Whether `config` obeys every learned rule in force."""
         return all(c.satisfied(config) for c in self.constraints)
 
+    def breaks_deterministic(self, config: Mapping[str, ConfigValue]) -> list[str]:
+        """The deterministic guardrails `config` is certain to breach."""
+        lifts = self.deterministic_lifts(config)
+        return [
+            g.name for g in self.guardrails if g.name in lifts and g.breaches(lifts[g.name])
+        ]
+
     def is_admissible(self, config: Mapping[str, ConfigValue]) -> bool:
-        """Whether `config` may be proposed: valid, inside the soft box and obeying the rules."""
+        """Whether `config` may be proposed: valid, inside the soft box, obeying the rules
+        and no deterministic guardrail."""
         try:
             valid = self.space.validate_config(config)
         except ValueError:
             return False
-        return not self.space.soft_violations(valid) and self.satisfies_rules(valid)
+        return (
+            not self.space.soft_violations(valid)
+            and self.satisfies_rules(valid)
+            and not self.breaks_deterministic(valid)
+        )
 
 
 def constraints_from_rules(rules: Iterable[LearnedRule]) -> list[RuleConstraint]:
@@ -180,6 +260,11 @@ class LiftEstimate(BaseModel):
 class Observation(BaseModel):
     """One tested arm: its configuration and what each metric did versus control.
 
+    Arms of the same `round` were one experiment and share its control. A `transferred`
+    observation comes from another task or from before a model launch
+    (`rectune.memory.warmstart.transfer_observations`): the surrogate learns from it with
+    widened errors, but it is never a launch candidate and never blocks a re-test.
+
     Example:
         >>> obs = Observation(config={"w": 1.5}, metrics={"dwell_time": LiftEstimate(
         ...     lift=0.01, se=0.004)}, round=1)
@@ -194,6 +279,7 @@ class Observation(BaseModel):
     round: int = Field(default=0, ge=0)
     candidate_id: str | None = None
     traffic: float | None = Field(default=None, gt=0.0, le=1.0)
+    transferred: bool = False
 
     @property
     def lifts(self) -> dict[str, float]:

@@ -61,7 +61,10 @@ def describe_delta(baseline: Mapping[str, ConfigValue], config: Mapping[str, Con
 
 
 class CandidateFilter:
-    """Admission control for new configurations: rules, soft box and duplicates.
+    """Admission control for new configurations: rules, soft box, hard constraints, duplicates.
+
+    With a scale-invariant group in the problem's structure, a rescaling of a tested or
+    admitted configuration counts as a duplicate: it would measure the same thing.
 
     Example:
         >>> from rectune.domain import FloatParameter, MetricSpec, SearchSpace
@@ -80,18 +83,31 @@ class CandidateFilter:
         extra_keys: Iterable[str] = (),
     ) -> None:
         self.problem = problem
+        self.encoder = (
+            SpaceEncoder(problem.space, problem.structure, problem.baseline)
+            if problem.structure.scale_invariant
+            else None
+        )
+        tested = [o.config for o in history if not o.transferred]
         self.seen: set[str] = {config_key(problem.baseline), *extra_keys}
-        self.seen.update(o.key for o in history)
+        self.seen.update(config_key(c) for c in tested)
+        self.seen.update(self._canon(c) for c in [problem.baseline, *tested])
+
+    def _canon(self, config: Mapping[str, ConfigValue]) -> str:
+        return self.encoder.canonical_key(config) if self.encoder else config_key(config)
 
     def ok(self, config: Mapping[str, ConfigValue]) -> bool:
         """Whether `config` may be proposed, without remembering it."""
-        return config_key(config) not in self.seen and self.problem.is_admissible(config)
+        if config_key(config) in self.seen or self._canon(config) in self.seen:
+            return False
+        return self.problem.is_admissible(config)
 
     def admit(self, config: Mapping[str, ConfigValue]) -> bool:
         """Whether `config` may be proposed; if so, later copies of it are refused."""
         if not self.ok(config):
             return False
         self.seen.add(config_key(config))
+        self.seen.add(self._canon(config))
         return True
 
 

@@ -1,37 +1,45 @@
 """Gaussian-process surrogates of each metric's relative lift, fitted on noisy A/B results.
 
-One scikit-learn `GaussianProcessRegressor` per metric, with a Matern-5/2 kernel and one
-length scale per feature (ARD), so that the fitted length scales say which knobs matter. A/B
-results are heteroscedastic: an arm with little traffic or a noisy metric has a wide interval.
-Each point therefore carries its own noise variance, the square of its standard error, passed
-to the regressor as a per-point `alpha`; the regressor never treats a lucky, noisy arm as exact.
+BoTorch's recipe, on `rectune.optimizers.gp.ExactGP`, one model per metric:
 
-The baseline (production) enters every fit as an extra point with lift exactly zero, because
-every lift is measured against it. With a zero prior mean this gives sensible behaviour before
-any data exist: predictions near production are confidently close to zero, and uncertainty
-grows with the distance from it.
+- **inputs** scaled so the soft box is the unit cube (`SpaceEncoder`), scale-invariant weight
+  groups reduced to one representative;
+- **the bad tail winsorized** (Ax's rule): a few catastrophic arms would otherwise set the
+  model's amplitude and hide the small differences near the optimum. An objective metric is
+  clipped below ``Q1 - 1.5 IQR`` (above ``Q3 + 1.5 IQR`` when lower is better); a guardrail
+  only on its bad side and never closer than its threshold, so no breach is hidden;
+- **outcomes standardized**, so priors mean the same for a metric moving by 0.1% and one
+  moving by 10%; before any result the scale is the problem's `prior_scale` (the skill's
+  declared effect scale, else the task's guardrail thresholds);
+- **fixed noise from the A/B standard errors**, with the correlation of arms that share a
+  control (`shared_control`): two arms of one experiment are compared with the same control
+  arm, so with equal traffic half of each one's error variance is common;
+- **log-normal priors on the length scales** with several restarts (MAP, not maximum
+  likelihood);
+- production as an exact point of lift zero for every metric.
+
+A metric the skill declares deterministic (serving cost follows the candidate cut) is not
+modelled: `DeterministicMetric` computes it exactly.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import cho_solve, solve_triangular
 from scipy.stats import norm
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern
 
-from rectune.domain import Config, ConfigValue, Direction, MetricSpec, config_key
+from rectune.domain import Config, ConfigValue, Direction, MetricRole, MetricSpec, config_key
+from rectune.domain.structure import DeterministicMetric as DeterministicRelation
 from rectune.optimizers._threads import single_blas_thread
 from rectune.optimizers.encoding import FloatArray, SpaceEncoder
+from rectune.optimizers.gp import ExactGP, HyperPrior
 from rectune.optimizers.problem import Observation, TuningProblem
 
 __all__ = [
+    "DeterministicMetric",
     "Incumbent",
     "MetricForecast",
     "MetricGP",
@@ -44,6 +52,7 @@ __all__ = [
     "prediction_numbers",
     "prediction_text",
     "prob_guardrail_holds",
+    "winsor_cutoffs",
 ]
 
 
@@ -52,33 +61,32 @@ class SurrogateSettings:
     """Knobs of the surrogate fit.
 
     Attributes:
-        nu: Smoothness of the Matern kernel.
-        prior_length_scale: Length scale (in unit-cube features) used before hyperparameters
-            can be fitted.
-        length_scale_bounds: Range the fitted ARD length scales may take.
-        amplitude_bounds: Range of the kernel amplitude, in units of the scaled targets.
-        min_fit: Fewer distinct tested configurations than this keeps the prior
-            hyperparameters instead of fitting them (a fit on two points is noise).
-        ard_per_dim: Distinct tested configurations needed per feature before each feature
-            gets its own length scale; below that one shared length scale is fitted, because
-            ARD on a handful of points happily declares real knobs irrelevant.
-        n_restarts: Extra random restarts of the marginal-likelihood optimizer.
+        prior: Log-normal priors of the GP hyperparameters.
+        restarts: Random restarts of the MAP fit, beside the prior's mode.
         se_floor: Smallest standard error believed, so no arm is ever treated as exact.
+        shared_control: Error correlation of two arms of one experiment (one half when the
+            control has the arms' traffic).
+        winsorize: Clip the bad tail of each metric before fitting (Ax's rule).
+        transfer_noise: Transferred observations (another task, an older model) have their
+            error standard deviation multiplied by this, plus `transfer_drift` standardized
+            units of drift: they inform, they do not decide.
+        transfer_drift: See `transfer_noise`.
         calibrate: Widen the posterior when the fitted model explains its own data worse
-            than it claims (see `MetricGP.calibration`).
+            than it claims (standardized leave-one-out residuals).
         max_inflation: Largest factor `calibrate` may widen the posterior by.
+        seed: Seed of the restarts.
     """
 
-    nu: float = 2.5
-    prior_length_scale: float = 0.35
-    length_scale_bounds: tuple[float, float] = (0.05, 20.0)
-    amplitude_bounds: tuple[float, float] = (0.1, 50.0)
-    min_fit: int = 5
-    ard_per_dim: float = 2.0
-    n_restarts: int = 1
+    prior: HyperPrior = field(default_factory=HyperPrior)
+    restarts: int = 3
     se_floor: float = 1e-4
+    shared_control: float = 0.5
+    winsorize: bool = True
+    transfer_noise: float = 1.5
+    transfer_drift: float = 0.5
     calibrate: bool = True
     max_inflation: float = 3.0
+    seed: int = 0
 
 
 def prob_guardrail_holds(spec: MetricSpec, mean: FloatArray, std: FloatArray) -> FloatArray:
@@ -89,85 +97,112 @@ def prob_guardrail_holds(spec: MetricSpec, mean: FloatArray, std: FloatArray) ->
     return np.asarray(norm.cdf(z), dtype=np.float64)
 
 
-class MetricGP:
-    """The surrogate of one metric's relative lift.
+def _tukey(y: FloatArray) -> tuple[float, float, float]:
+    q1 = float(np.percentile(y, 25, method="lower"))
+    q3 = float(np.percentile(y, 75, method="higher"))
+    return q1, q3, q3 - q1
 
-    Targets are divided by a data-driven scale before fitting so that the kernel amplitude and
-    its bounds mean the same thing for a metric that moves by 0.1% and one that moves by 10%.
+
+def winsor_cutoffs(spec: MetricSpec, y: FloatArray) -> tuple[float, float]:
+    """Ax's automatic winsorization bounds for one metric's lifts (bad side only).
+
+    Example:
+        >>> m = MetricSpec(name="dwell", role="primary", direction="increase")
+        >>> lo, hi = winsor_cutoffs(m, np.array([0.0, 0.01, 0.02, 0.01, -0.4]))
+        >>> round(lo, 3), hi
+        (-0.015, inf)
     """
+    if y.size < 4:
+        return -math.inf, math.inf
+    q1, q3, iqr = _tukey(y)
+    t = spec.guardrail_threshold
+    if spec.role is MetricRole.GUARDRAIL and t is not None:
+        if spec.direction is Direction.INCREASE:
+            base = min(q1, t)
+            return base - 1.5 * (q3 - base), math.inf
+        top = max(q3, t)
+        return -math.inf, top + 1.5 * (top - q1)
+    if spec.direction is Direction.INCREASE:
+        return q1 - 1.5 * iqr, math.inf
+    return -math.inf, q3 + 1.5 * iqr
 
-    def __init__(self, name: str, dim: int, prior_scale: float, settings: SurrogateSettings):
-        self.name = name
-        self.dim = dim
+
+class MetricGP:
+    """The surrogate of one metric's relative lift (lift units in, lift units out)."""
+
+    def __init__(self, spec: MetricSpec, prior_scale: float, settings: SurrogateSettings):
+        self.name = spec.name
+        self.spec = spec
         self.prior_scale = prior_scale
         self.settings = settings
+        self.center = 0.0
         self.scale = prior_scale
-        self.fitted_hyperparameters = False
         self.calibration = 1.0
-        self._gp: GaussianProcessRegressor | None = None
-        self._x = np.zeros((0, dim))
-        self._noise = np.zeros(0)
+        self.fitted_hyperparameters = False
+        self.n_points = 0
+        self._gp: ExactGP | None = None
+        self._noise_var = prior_scale**2
 
-    def _kernel(self, fixed: bool, ard: bool) -> Kernel:
+    def fit(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        se: FloatArray,
+        experiment: Sequence[int],
+        transferred: Sequence[bool],
+    ) -> MetricGP:
+        """Fit on features `x` and lifts `y` with standard errors `se`; row 0 is production.
+
+        `experiment` names each row's experiment (rows of one experiment share a control;
+        production's row has its own), `transferred` marks rows from another task or model.
+        """
         s = self.settings
-        ls: float | FloatArray = (
-            np.full(self.dim, s.prior_length_scale) if ard else s.prior_length_scale
-        )
-        if fixed:
-            return ConstantKernel(1.0, "fixed") * Matern(ls, "fixed", nu=s.nu)
-        return ConstantKernel(1.0, s.amplitude_bounds) * Matern(ls, s.length_scale_bounds, nu=s.nu)
-
-    def fit(self, x: FloatArray, y: FloatArray, se: FloatArray, n_distinct: int) -> MetricGP:
-        """Fit on features `x`, lifts `y` and their standard errors `se` (baseline included)."""
-        se = np.maximum(se, self.settings.se_floor)
-        enough = n_distinct >= self.settings.min_fit
-        if enough:
-            spread = float(np.std(np.append(y, 0.0)))
-            self.scale = max(spread, float(np.median(se)), 1e-4)
+        se = np.maximum(se, s.se_floor)
+        n = len(y)
+        self.n_points = n - 1
+        if s.winsorize:
+            lo, hi = winsor_cutoffs(self.spec, y)
+            y = np.clip(y, lo, hi)
+        if n > 1:
+            self.center = float(np.mean(y))
+            self.scale = max(float(np.std(y)), 0.5 * float(np.median(se[1:])), s.se_floor)
         else:
-            self.scale = self.prior_scale
-        noise = (se / self.scale) ** 2
-        gp = GaussianProcessRegressor(
-            kernel=self._kernel(
-                fixed=not enough, ard=n_distinct >= self.settings.ard_per_dim * self.dim
-            ),
-            alpha=noise + 1e-8,
-            normalize_y=False,
-            optimizer="fmin_l_bfgs_b" if enough else None,
-            n_restarts_optimizer=self.settings.n_restarts if enough else 0,
-            random_state=0,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            gp.fit(x, y / self.scale)
+            self.center, self.scale = 0.0, self.prior_scale
+        ys = (y - self.center) / self.scale
+        sd = se / self.scale
+        tr = np.asarray(transferred, dtype=bool)
+        sd = np.where(tr, np.sqrt((sd * s.transfer_noise) ** 2 + s.transfer_drift**2), sd)
+        cov = np.diag(sd**2)
+        exp = np.asarray(experiment)
+        same = (exp[:, None] == exp[None, :]) & ~np.eye(n, dtype=bool)
+        cov = cov + np.where(same, s.shared_control * np.outer(sd, sd), 0.0)
+        self._noise_var = float(np.median(se[1:] ** 2)) if n > 1 else self.prior_scale**2
+        gp = ExactGP(x, ys, cov, s.prior)
+        if n > 2:
+            gp.fit(np.random.default_rng(s.seed), restarts=s.restarts)
+            self.fitted_hyperparameters = True
+        else:
+            # Production alone (or with one arm) says nothing about the hyperparameters.
+            gp.mean = 0.0 if n == 1 else gp.mean
         self._gp = gp
-        self._x = x
-        self._noise = noise
-        self.fitted_hyperparameters = enough
-        self.calibration = self._loo_inflation() if enough and self.settings.calibrate else 1.0
+        self.calibration = self._loo_inflation() if n > 3 and s.calibrate else 1.0
         return self
 
     def _loo_inflation(self) -> float:
         """How much wider the posterior must be to cover the data it was fitted on.
 
-        Each tested arm is predicted from all the others (closed-form leave-one-out for a GP:
-        residual ``[K^-1 y]_i / [K^-1]_ii`` with variance ``1 / [K^-1]_ii``, noise included).
-        For a well-specified model these standardized residuals have unit variance. A/B data
-        are few and noisy, and the marginal likelihood then often settles on a smooth, small
-        model that is far surer of itself than its own held-out errors justify: a guardrail
-        forecast of "holds with 95%" that breaks half the time. The root mean square of the
-        residuals (at least 1, at most `max_inflation`) widens every posterior standard
-        deviation; the means are untouched. Production's point (exact by construction) is left
-        out.
+        Each tested arm is predicted from all the others (closed form). For a well-specified
+        model these standardized residuals have unit variance; their root mean square (at
+        least 1, at most `max_inflation`) widens every posterior standard deviation.
+        Production's point (exact by construction) is left out.
         """
-        gp = self._model
-        k_inv = cho_solve((gp.L_, True), np.eye(gp.L_.shape[0]))
-        z = gp.alpha_.ravel() / np.sqrt(np.maximum(np.diag(k_inv), 1e-300))
-        rms = math.sqrt(float(np.mean(z[1:] ** 2))) if z.size > 1 else 1.0
+        z = self.gp.loo_z()[1:]
+        rms = math.sqrt(float(np.mean(z**2))) if z.size else 1.0
         return min(max(rms, 1.0), self.settings.max_inflation)
 
     @property
-    def _model(self) -> GaussianProcessRegressor:
+    def gp(self) -> ExactGP:
+        """The fitted GP (standardized units)."""
         if self._gp is None:
             raise RuntimeError(f"surrogate of {self.name!r} used before fit()")
         return self._gp
@@ -175,33 +210,104 @@ class MetricGP:
     @property
     def length_scales(self) -> FloatArray:
         """Fitted ARD length scales, one per feature (small means the metric is sensitive)."""
-        matern = self._model.kernel_.k2
-        return np.broadcast_to(np.asarray(matern.length_scale, dtype=np.float64), (self.dim,))
+        return np.asarray(self.gp.length_scales, dtype=np.float64)
 
     @property
     def typical_noise_var(self) -> float:
         """Median noise variance of the observed arms, in lift units squared."""
-        obs = self._noise[1:] if self._noise.size > 1 else self._noise
-        return float(np.median(obs)) * self.scale**2 if obs.size else self.prior_scale**2
-
-    def _v(self, x: FloatArray) -> FloatArray:
-        k = self._model.kernel_(self._x, x)
-        return np.asarray(solve_triangular(self._model.L_, k, lower=True), dtype=np.float64)
+        return self._noise_var
 
     def predict(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Posterior mean and standard deviation of the true lift at each row of `x`."""
-        gp = self._model
-        k = gp.kernel_(x, self._x)
-        mean = k @ gp.alpha_
-        v = self._v(x)
-        var = np.maximum(gp.kernel_.diag(x) - np.sum(v**2, axis=0), 1e-14)
-        return mean * self.scale, np.sqrt(var) * self.scale * self.calibration
+        m, v = self.gp.predict(x)
+        return self.center + self.scale * m, self.scale * self.calibration * np.sqrt(v)
+
+    def predict_with_grad(
+        self, x: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Mean, standard deviation and their gradients in `x` (lift units)."""
+        m, v, dm, dv = self.gp.predict_with_grad(x)
+        sd = np.sqrt(v)
+        k = self.scale * self.calibration
+        return (
+            self.center + self.scale * m,
+            k * sd,
+            self.scale * dm,
+            k * dv / (2.0 * sd[:, None]),
+        )
 
     def posterior_cov(self, x: FloatArray) -> FloatArray:
         """Joint posterior covariance of the true lifts at the rows of `x`."""
-        v = self._v(x)
-        cov = self._model.kernel_(x) - v.T @ v
-        return np.asarray(cov * (self.scale * self.calibration) ** 2, dtype=np.float64)
+        return np.asarray(
+            self.gp.posterior_cov(x) * (self.scale * self.calibration) ** 2, dtype=np.float64
+        )
+
+    def fantasize(self, x: FloatArray) -> MetricGP:
+        """A copy that has seen its own posterior mean at `x` (kriging believer)."""
+        out = MetricGP.__new__(MetricGP)
+        out.__dict__.update(self.__dict__)
+        m, _ = self.gp.predict(x)
+        # Noise-free belief (classic kriging believer): a pending arm's neighbourhood counts as
+        # known, so the next pick of the batch goes where the model is still unsure.
+        out._gp = self.gp.condition(x, m, 1e-4 * self._noise_var / self.scale**2)
+        return out
+
+
+class DeterministicMetric:
+    """A metric computed exactly from one knob (declared by the skill), with the GP interface."""
+
+    def __init__(
+        self, spec: MetricSpec, relation: DeterministicRelation, encoder: SpaceEncoder,
+        production: float,
+    ) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.relation = relation
+        self.encoder = encoder
+        self.production = production
+        self.column = encoder.param_slice(relation.parameter).start
+        self.fitted_hyperparameters = True
+        self.calibration = 1.0
+        self.typical_noise_var = 1e-12
+
+    def _values(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        v, slope = self.encoder.value_and_slope(self.relation.parameter, x[:, self.column])
+        return np.maximum(v, 1e-12), slope
+
+    def predict(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The exact lift (standard deviation zero, up to a tiny floor)."""
+        v, _ = self._values(x)
+        e = self.relation.exponent
+        return (v / self.production) ** e - 1.0, np.full(len(v), 1e-9)
+
+    def predict_with_grad(
+        self, x: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Exact lift, zero spread, and the lift's gradient in `x`."""
+        v, slope = self._values(x)
+        e = self.relation.exponent
+        mean = (v / self.production) ** e - 1.0
+        dm = np.zeros_like(x)
+        dm[:, self.column] = e * (v / self.production) ** (e - 1.0) * slope / self.production
+        return mean, np.full(len(v), 1e-9), dm, np.zeros_like(x)
+
+    def posterior_cov(self, x: FloatArray) -> FloatArray:
+        """No uncertainty."""
+        return np.eye(x.shape[0]) * 1e-18
+
+    def fantasize(self, x: FloatArray) -> DeterministicMetric:
+        """Nothing to learn."""
+        return self
+
+    @property
+    def length_scales(self) -> FloatArray:
+        """Not a GP: no length scales (infinite everywhere but on its knob)."""
+        out = np.full(self.encoder.dim, np.inf)
+        out[self.column] = 1.0
+        return out
+
+
+MetricModel = MetricGP | DeterministicMetric
 
 
 @dataclass(frozen=True)
@@ -257,6 +363,9 @@ class Incumbent:
 class SurrogateModel:
     """Per-metric surrogates of one problem, with the derived objective and feasibility.
 
+    `tested` lists production first, then every configuration tested in this task
+    (transferred observations inform the fit but are not "tested").
+
     Example:
         >>> from rectune.domain import FloatParameter, MetricSpec, SearchSpace
         >>> from rectune.optimizers.problem import LiftEstimate
@@ -267,7 +376,7 @@ class SurrogateModel:
         ...                        metrics={"clicks": LiftEstimate(lift=0.02, se=0.005)})]
         >>> model = SurrogateModel.fit(problem, history)
         >>> mean, sd = model.objective(model.encoder.encode_many([{"w": 2.0}]))
-        >>> bool(0.0 < mean[0] < 0.02)
+        >>> bool(0.0 < mean[0] <= 0.02)
         True
     """
 
@@ -275,7 +384,7 @@ class SurrogateModel:
         self,
         problem: TuningProblem,
         encoder: SpaceEncoder,
-        gps: dict[str, MetricGP],
+        gps: dict[str, MetricModel],
         tested: list[Config],
         history: Sequence[Observation],
     ) -> None:
@@ -296,25 +405,37 @@ class SurrogateModel:
     ) -> SurrogateModel:
         """Fit one surrogate per metric of `problem` on `history` (may be empty)."""
         settings = settings or SurrogateSettings()
-        encoder = SpaceEncoder(problem.space)
+        encoder = SpaceEncoder(problem.space, problem.structure, problem.baseline)
         base_x = encoder.encode(problem.baseline)
         tested: dict[str, Config] = {config_key(problem.baseline): problem.baseline}
         for obs in history:
-            tested.setdefault(obs.key, obs.config)
-        gps: dict[str, MetricGP] = {}
+            if not obs.transferred:
+                tested.setdefault(obs.key, obs.config)
+        gps: dict[str, MetricModel] = {}
         for spec in problem.metrics:
+            relation = problem.structure.deterministic_for(spec.name)
+            if relation is not None:
+                gps[spec.name] = DeterministicMetric(
+                    spec, relation, encoder, float(problem.baseline[relation.parameter])
+                )
+                continue
             rows = [o for o in history if spec.name in o.metrics]
             x = np.vstack([base_x, *(encoder.encode(o.config) for o in rows)])
             y = np.array([0.0, *(o.metrics[spec.name].lift for o in rows)])
             ses = [o.metrics[spec.name].se for o in rows]
-            # The baseline's zero is exact by construction; give it a tiny fraction of the
-            # typical error instead of zero to keep the Cholesky factorization stable.
-            base_se = 0.05 * float(np.median(ses)) if ses else 1e-4
+            # Production's zero is exact by construction; a tiny error keeps the
+            # factorization stable.
+            base_se = 0.02 * float(np.median(ses)) if ses else 1e-3 * problem.prior_scale(spec.name)
             se = np.array([base_se, *ses])
-            n_distinct = len({o.key for o in rows})
-            gps[spec.name] = MetricGP(
-                spec.name, encoder.dim, problem.prior_lift_scale, settings
-            ).fit(x, y, se, n_distinct)
+            experiment = [-1, *(o.round for o in rows)]
+            transferred = [False, *(o.transferred for o in rows)]
+            # Transferred rows belong to other experiments than this task's rounds.
+            experiment = [
+                e - 10_000 if t else e for e, t in zip(experiment, transferred, strict=True)
+            ]
+            gps[spec.name] = MetricGP(spec, problem.prior_scale(spec.name), settings).fit(
+                x, y, se, experiment, transferred
+            )
         return cls(problem, encoder, gps, list(tested.values()), history)
 
     @property
@@ -324,8 +445,8 @@ class SurrogateModel:
 
     @property
     def n_observations(self) -> int:
-        """Number of observed arms."""
-        return len(self.history)
+        """Number of observed arms of this task (transferred ones not counted)."""
+        return sum(not o.transferred for o in self.history)
 
     def predict(self, x: FloatArray) -> Prediction:
         """Posterior of every metric at the rows of `x`."""
@@ -348,6 +469,14 @@ class SurrogateModel:
         """Probability that all guardrails hold, and that each one does."""
         return p_guardrails_of(self.problem, pred)
 
+    def fantasize(self, x: FloatArray) -> SurrogateModel:
+        """A model that believes its own predictions at the rows of `x` were observed."""
+        gps = {n: g.fantasize(x) for n, g in self.gps.items()}
+        out = SurrogateModel.__new__(SurrogateModel)
+        out.__dict__.update(self.__dict__)
+        out.gps = gps
+        return out
+
     def incumbent(self, min_p_feasible: float = 0.5) -> Incumbent:
         """The tested configuration with the best posterior objective that is likely feasible.
 
@@ -360,11 +489,12 @@ class SurrogateModel:
         ok = p_feas >= min_p_feasible
         ok[0] = True
         score = np.where(ok, mean, -math.inf)
+        score[0] = 0.0
         i = int(np.argmax(score))
         return Incumbent(
             config=self.tested[i],
             x=self.tested_x[i],
-            objective=float(mean[i]),
+            objective=float(mean[i]) if i else 0.0,
             p_feasible=1.0 if i == 0 else float(p_feas[i]),
             is_baseline=i == 0,
         )
@@ -372,6 +502,7 @@ class SurrogateModel:
     def length_scales(self, metrics: Sequence[str] | None = None) -> FloatArray:
         """Geometric mean of the ARD length scales over `metrics` (default: the primaries)."""
         names = list(metrics) if metrics is not None else [m.name for m in self.problem.primaries]
+        names = [n for n in names if isinstance(self.gps[n], MetricGP)] or names
         logs = np.vstack([np.log(self.gps[n].length_scales) for n in names])
         return np.asarray(np.exp(logs.mean(axis=0)), dtype=np.float64)
 

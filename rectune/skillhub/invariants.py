@@ -1,9 +1,10 @@
 """What an agent may change in a skill, checked in code.
 
 People own the hard bounds, the metrics and guardrails, the baseline, the A/B defaults, the
-platform template and every hand-written section. An agent may only append learned rules,
-retire active ones, and tighten soft bounds (inside the current soft box, hence inside the hard
-bounds).
+structure the optimizer relies on (effect scales, scale-invariant groups, monotone effects,
+deterministic metrics), the platform template and every hand-written section. An agent may
+only append learned rules, retire active ones, and tighten soft bounds (inside the current
+soft box, hence inside the hard bounds).
 """
 
 from __future__ import annotations
@@ -36,12 +37,25 @@ def agent_change_violations(old: Skill, new: Skill) -> list[str]:
         v.append("baseline: agents may not edit the production baseline")
     if old.ab_defaults != new.ab_defaults:
         v.append("ab_defaults: agents may not change the A/B defaults")
+    v.extend(_structure_violations(old, new))
     if old.platform != new.platform:
         v.append("platform: agents may not change the platform or its template")
     v.extend(_section_violations(old, new))
     v.extend(_parameter_violations(old, new))
     v.extend(_metric_violations(old, new))
     v.extend(_rule_violations(old, new))
+    return v
+
+
+def _structure_violations(old: Skill, new: Skill) -> list[str]:
+    """The structure is a statement of fact by people; an agent may not add, edit or drop it."""
+    v: list[str] = []
+    for field in ("effect_scales", "scale_invariant", "monotone", "deterministic"):
+        if getattr(old.structure, field) != getattr(new.structure, field):
+            v.append(
+                f"structure.{field}: set by people (the optimizer treats it as fact); "
+                "agents may not change it"
+            )
     return v
 
 

@@ -18,6 +18,7 @@ from rectune.domain.errors import SpecError
 from rectune.domain.metrics import MetricSpec
 from rectune.domain.parameters import ParameterSpec, SearchSpace
 from rectune.domain.rules import LearnedRule
+from rectune.domain.structure import TaskStructure
 from rectune.skillhub.errors import SkillValidationError
 from rectune.skillhub.model import (
     REQUIRED_SECTIONS,
@@ -41,6 +42,7 @@ _OPTIONAL_KEYS = (
     "version",
     "derived_from",
     "ab_defaults",
+    "structure",
     "learned_rules",
 )
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -210,6 +212,7 @@ def _build(
         for i, r in enumerate(raw_rules)
     ]
     ab = _validate(ABDefaults, data.get("ab_defaults") or {}, ["ab_defaults"], path, lines)
+    structure = _validate(TaskStructure, data.get("structure") or {}, ["structure"], path, lines)
     platform = _validate(PlatformSpec, data["platform"], ["platform"], path, lines)
     sections = _parse_sections(body, body_line, path)
     fields: dict[str, Any] = {
@@ -223,6 +226,7 @@ def _build(
         "metrics": metrics,
         "baseline": dict(baseline),
         "ab_defaults": ab,
+        "structure": structure,
         "platform": platform,
         "learned_rules": rules,
         "sections": sections,

@@ -13,6 +13,7 @@ from rectune.domain.errors import ConfigError, SpecError
 from rectune.domain.metrics import MetricRole, MetricSpec, find_metric, with_role
 from rectune.domain.parameters import SearchSpace
 from rectune.domain.rules import LearnedRule, RuleStatus
+from rectune.domain.structure import TaskStructure
 from rectune.skillhub.template import CONTEXT_PLACEHOLDERS, placeholders
 
 __all__ = [
@@ -112,6 +113,10 @@ class Skill(BaseModel):
     metrics: list[MetricSpec] = Field(min_length=1)
     baseline: Config
     ab_defaults: ABDefaults = Field(default_factory=ABDefaults)
+    structure: TaskStructure = Field(
+        default_factory=TaskStructure,
+        description="optional, human-set facts about the response surface the optimizer uses",
+    )
     platform: PlatformSpec
     learned_rules: list[LearnedRule] = Field(default_factory=list)
     sections: SkillSections
@@ -187,6 +192,7 @@ def skill_problems(skill: Skill) -> list[tuple[str, str]]:
                 p.validate_value(skill.baseline[p.name])
             except ConfigError as exc:
                 problems.append((f"baseline.{p.name}", f"{exc.value!r} is not {exc.allowed}"))
+    problems.extend(skill.structure.problems(skill.space, skill.metrics, skill.baseline))
     ids = [r.id for r in skill.learned_rules]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(("learned_rules", f"rule id {dup!r} is used more than once"))

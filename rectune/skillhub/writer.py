@@ -43,6 +43,8 @@ def front_matter(skill: Skill) -> dict[str, Any]:
     data["metrics"] = [m.model_dump(mode="json", exclude_none=True) for m in skill.metrics]
     data["baseline"] = dict(skill.baseline)
     data["ab_defaults"] = skill.ab_defaults.model_dump(mode="json")
+    if not skill.structure.is_empty:
+        data["structure"] = skill.structure.model_dump(mode="json", exclude_defaults=True)
     data["platform"] = skill.platform.model_dump(mode="json")
     data["learned_rules"] = [
         r.model_dump(mode="json", exclude_none=True) for r in skill.learned_rules

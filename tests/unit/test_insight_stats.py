@@ -196,3 +196,50 @@ def test_noise_findings_are_not_rule_worthy() -> None:
 def test_too_little_data() -> None:
     assert analyze_task("value_fusion", simulate("value_fusion", 0, n=3), VF.space,
                         VF.baseline, VF.metrics) == []
+
+
+def comoving(seed: int, n: int = 24, se: float = 0.004) -> list[Candidate]:
+    """Arms that raise vf_w_click and vf_w_share together; only vf_w_share hurts dwell."""
+    skill = VF
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        cfg = dict(skill.baseline)
+        step = float(rng.uniform(0.6, 1.2))
+        cfg["vf_w_click"] = round(float(skill.baseline["vf_w_click"]) + step, 3)
+        cfg["vf_w_share"] = round(float(skill.baseline["vf_w_share"]) + 0.4 * step, 3)
+        metrics = {}
+        for m in skill.metrics:
+            mean = -0.06 * (cfg["vf_w_share"] - float(skill.baseline["vf_w_share"]))
+            lift = (mean if m.name == "dwell_time" else 0.0) + float(rng.normal(0, se))
+            metrics[m.name] = MetricResult(
+                metric=m.name, control_mean=1, treatment_mean=1 + lift, relative_lift=lift,
+                ci_low=lift - 1.96 * se, ci_high=lift + 1.96 * se, p_value=0.01,
+            )
+        out.append(Candidate(
+            id=f"vf-c{i}", task="value_fusion", round=i // 4, delta={}, config=cfg,
+            experiment_id=f"vf-e{i // 4}", result=ArmResult(arm=f"a{i}", metrics=metrics),
+        ))
+    return out
+
+
+def test_a_rule_on_a_knob_confounded_with_another_is_refused() -> None:
+    cands = comoving(0)
+    moves = harmful_moves("value_fusion", cands, VF.space, VF.baseline, VF.metrics)
+    blamed = [f for f in moves if f.parameters == ["vf_w_click"] and f.metric == "dwell_time"]
+    # The harm is real and significant, but vf_w_share moved in every one of those arms.
+    assert blamed and blamed[0].significant
+    assert blamed[0].confounded_with == ["vf_w_share"]
+    assert not blamed[0].rule_worthy
+    slopes = sensitivity("value_fusion", cands, VF.space, VF.baseline, VF.metrics)
+    tangled = [f for f in slopes if f.metric == "dwell_time"]
+    assert tangled and all(f.confounded_with for f in tangled)
+    assert not any("vf_w_click" in r.parameters for r in run("value_fusion", cands))
+
+
+def test_one_knob_arms_still_make_rules() -> None:
+    # The same harm, measured with arms that move vf_w_share alone, is attributable.
+    cands = simulate("value_fusion", seed=3, n=40, planted={("vf_w_share", "dwell_time"): -0.04},
+                     se=0.004, knobs_per_arm=(1, 1))
+    rules = run("value_fusion", cands)
+    assert any(r.parameters == ["vf_w_share"] for r in rules)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -118,7 +119,7 @@ def test_bayes_respects_bounds_types_and_rules(
     problem: TuningProblem, seed: int, n_hist: int
 ) -> None:
     history = random_history(problem, n_hist, seed)
-    check_proposals(problem, history, BayesianProposer(pool_size=256), 4, seed)
+    check_proposals(problem, history, BayesianProposer(), 4, seed)
 
 
 def test_proposers_satisfy_the_protocol() -> None:
@@ -134,21 +135,24 @@ def test_sobol_is_seeded() -> None:
     assert [p.config for p in a] == [p.config for p in b] != [p.config for p in c]
 
 
-def test_cold_start_includes_steps_around_production() -> None:
+def test_first_round_moves_one_knob_per_arm_by_a_safe_step() -> None:
     problem = quadratic_bowl().problem
     proposer = BayesianProposer()
     props = proposer.propose(problem, [], 4, seed=0)
-    local = [p for p in props if p.source == "bayes"]
-    assert len(local) == round(4 * proposer.cold_local_share) == 2
-    half = proposer.cold_local_length / 2
-    for p in local:
-        # Inside the cold-start box around production, per knob.
-        for name, v in p.config.items():
-            lo, hi = problem.space[name].soft_range  # type: ignore[union-attr]
-            assert abs(float(v) - float(problem.baseline[name])) <= half * (hi - lo) + 1e-9
-        assert p.predicted["p_feasible"] > 0.5
-    # The rest covers the soft box.
-    assert {p.source for p in props} == {"bayes", "sobol"}
+    assert len(props) == 4 and {p.source for p in props} == {"bayes"}
+    # Each arm moves a different knob, by the cold step of its soft range.
+    assert sorted(next(iter(p.delta)) for p in props) == sorted(problem.space.names)
+    for p in props:
+        ((name, v),) = p.delta.items()
+        lo, hi = problem.space[name].soft_range  # type: ignore[union-attr]
+        step = abs(float(v) - float(problem.baseline[name])) / (hi - lo)
+        assert step == pytest.approx(proposer.cold_step, abs=0.01)
+    # With more arms than knobs, the second pass goes the other way.
+    more = proposer.propose(problem, [], 6, seed=0)
+    twice = [p for p in more if next(iter(p.delta)) == next(iter(more[4].delta))]
+    assert len(twice) == 2
+    signs = {float(p.config[n]) > float(problem.baseline[n]) for p in twice for n in p.delta}
+    assert signs == {True, False}
 
 
 def test_bayes_proposal_call_on_a_long_history() -> None:

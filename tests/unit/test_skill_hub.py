@@ -147,7 +147,13 @@ FORBIDDEN: list[tuple[str, Callable[[Skill], Skill], str]] = [
     ),
     (
         "drop metric",
-        lambda s: s.model_copy(update={"metrics": [m for m in s.metrics if m.name != "clicks"]}),
+        # A metric's declared effect scale goes with it (a scale for an unknown metric is an
+        # error in the skill).
+        lambda s: s.model_copy(update={
+            "metrics": [m for m in s.metrics if m.name != "clicks"],
+            "structure": s.structure.model_copy(update={"effect_scales": {
+                k: v for k, v in s.structure.effect_scales.items() if k != "clicks"}}),
+        }),
         "drop a metric",
     ),
     (

@@ -1,4 +1,5 @@
-"""The surrogate: heteroscedastic noise, the pinned baseline, and recovering a known optimum."""
+"""The surrogate: heteroscedastic and shared-control noise, the pinned baseline, winsorized
+tails, the explorable region, and recovering a known optimum."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from rectune.optimizers import (
     SurrogateModel,
     TuningProblem,
     recommend_launch,
-    trust_region,
 )
+from rectune.optimizers.bayesian import explorable_region
 from rectune.optimizers.problem import LiftEstimate
 from rectune.optimizers.synthetic import quadratic_bowl, run_loop
 
@@ -51,7 +52,7 @@ def test_baseline_is_pinned_and_prior_widens_with_distance() -> None:
     assert abs(m0) < 1e-6 and s0 < 1e-3
     _, s_near = predict(model, 1.2)
     _, s_far = predict(model, 4.0)
-    assert s_near < s_far <= LINE.prior_lift_scale * 1.01
+    assert s_near < s_far <= LINE.prior_scale("dwell_time") * 1.01
 
 
 def test_noisy_points_count_less_than_precise_ones() -> None:
@@ -75,14 +76,38 @@ def test_fitted_length_scales_flag_the_knob_that_matters() -> None:
     assert int(np.argmin(ls)) == 0
 
 
-def test_trust_region_grows_on_success_and_shrinks_on_failure() -> None:
-    good = [obs(1.5, 0.03, 0.002, round=1), obs(2.0, 0.05, 0.002, round=2)]
-    grown = trust_region(model := SurrogateModel.fit(LINE, good), model.incumbent())
-    bad = [*good, *(obs(w, -0.05, 0.002, round=r) for r, w in ((3, 0.2), (4, 3.9)))]
-    bad += [obs(0.4, -0.05, 0.002, round=5), obs(3.5, -0.05, 0.002, round=6)]
-    shrunk = trust_region(model := SurrogateModel.fit(LINE, bad), model.incumbent())
-    assert grown.length > 0.5 > shrunk.length
-    assert shrunk.lo[0] <= model.encoder.encode({"w": 2.0})[0] <= shrunk.hi[0]
+def test_the_explorable_region_grows_with_rounds_and_skips_harmful_anchors() -> None:
+    one = [obs(1.3, 0.01, 0.003, round=1), obs(0.7, -0.2, 0.003, round=1)]
+    r1 = explorable_region(SurrogateModel.fit(LINE, one))
+    more = [*one, obs(1.6, 0.02, 0.003, round=2), obs(1.9, 0.02, 0.003, round=3)]
+    r3 = explorable_region(SurrogateModel.fit(LINE, more))
+    assert r1.radius < r3.radius <= 1.0
+    anchors = sorted(float(a[0]) for a in r1.anchors)
+    enc = SurrogateModel.fit(LINE, one).encoder
+    # Production and the good arm anchor the region; the arm that lost 20% does not.
+    assert anchors == pytest.approx(sorted(enc.encode({"w": w})[0] for w in (1.0, 1.3)))
+
+
+def test_a_catastrophic_arm_is_winsorized_so_small_differences_stay_visible() -> None:
+    history = [obs(w, 0.004 * w, 0.002) for w in (1.2, 1.6, 2.0, 2.4, 2.8)]
+    history.append(obs(3.9, -0.4, 0.002))
+    model = SurrogateModel.fit(LINE, history)
+    gp = model.gps["dwell_time"]
+    # The spread of the standardized targets comes from the bulk, not from the -40% arm.
+    assert gp.scale < 0.1
+    m_lo, _ = predict(model, 1.2)
+    m_hi, _ = predict(model, 2.4)
+    assert m_hi > m_lo
+
+
+def test_arms_sharing_a_control_are_not_counted_as_independent() -> None:
+    # Two arms of one experiment, both lucky by the same control draw, versus the same two
+    # results from two experiments: the shared control makes the evidence weaker.
+    same = [obs(2.0, 0.02, 0.006, round=1), obs(2.1, 0.02, 0.006, round=1)]
+    apart = [obs(2.0, 0.02, 0.006, round=1), obs(2.1, 0.02, 0.006, round=2)]
+    _, sd_same = predict(SurrogateModel.fit(LINE, same), 2.05)
+    _, sd_apart = predict(SurrogateModel.fit(LINE, apart), 2.05)
+    assert sd_same > sd_apart
 
 
 def final_share_of_optimum(proposer: BayesianProposer | SobolProposer, seed: int) -> float:
@@ -95,8 +120,10 @@ def final_share_of_optimum(proposer: BayesianProposer | SobolProposer, seed: int
 
 def test_bayes_loop_recovers_the_constrained_optimum() -> None:
     # 6 rounds x 4 arms on a 4-knob bowl whose optimum sits on a guardrail boundary.
+    # The launch rule wants P(guardrail holds) >= 0.9 on noisy arms, so it stops short of the
+    # boundary the optimum sits on: about 0.7-0.9 of the optimum is what a safe launch gets.
     share = final_share_of_optimum(BayesianProposer(), seed=0)
-    assert share >= 0.75
+    assert share >= 0.6
 
 
 @pytest.mark.slow
@@ -104,5 +131,5 @@ def test_bayes_beats_sobol_over_seeds() -> None:
     seeds = range(6)
     bayes = [final_share_of_optimum(BayesianProposer(), s) for s in seeds]
     sobol = [final_share_of_optimum(SobolProposer(), s) for s in seeds]
-    assert float(np.median(bayes)) >= 0.75
+    assert float(np.median(bayes)) >= 0.7
     assert float(np.mean(bayes)) > float(np.mean(sobol)) + 0.2
