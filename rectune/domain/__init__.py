@@ -30,6 +30,7 @@ from rectune.domain.parameters import (
     SearchSpace,
 )
 from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, RuleStatus
+from rectune.domain.verdicts import GuardrailOutcome, GuardrailVerdict, arm_guardrail_outcome
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -46,6 +47,8 @@ __all__ = [
     "ExperimentSpec",
     "ExperimentState",
     "FloatParameter",
+    "GuardrailOutcome",
+    "GuardrailVerdict",
     "IntParameter",
     "LearnedRule",
     "LifecycleError",
@@ -62,6 +65,7 @@ __all__ = [
     "SpecError",
     "StatusChange",
     "apply_delta",
+    "arm_guardrail_outcome",
     "check_transition",
     "config_diff",
     "config_key",
