@@ -63,6 +63,9 @@ __all__ = [
 ]
 
 _SIMULATORS: dict[WorldParams, Simulator] = {}
+_PILOTS: dict[
+    tuple[WorldParams, int, int], list[tuple[NDArray[np.float64], NDArray[np.float64] | None]]
+] = {}
 
 MIN_USERS_PER_ARM = 50
 """An arm smaller than this cannot support any statistic; launching it is an error."""
@@ -288,10 +291,12 @@ class SimulatedABPlatform:
         if key not in _SIMULATORS:
             _SIMULATORS[key] = Simulator.create(params=key)
         self._sim = _SIMULATORS[key]
+        # The pilot depends only on the world, the pre-period and its size: shared by every
+        # platform of the process (calibration builds one platform per launch).
+        self._pilot = _PILOTS.setdefault((key, pre_days, pilot_users), [])
         self._records: dict[str, _Record] = {}
         self._index: dict[str, str] = {}
         self._runs: dict[str, _Run] = {}
-        self._pilot: list[tuple[NDArray[np.float64], NDArray[np.float64] | None]] = []
         self._schedules: dict[tuple[str, int], list[float]] = {}
 
     # ----------------------------------------------------------------- persistence
@@ -446,7 +451,7 @@ class SimulatedABPlatform:
             for _ in range(self.pre_days):
                 cohort.run_day(prod, "pre")
             pre = cohort.aggregates.get("pre")
-            self._pilot = []
+            self._pilot.clear()
             for _ in range(days):
                 cohort.run_day(prod, "exp")
                 self._pilot.append((cohort.aggregates["exp"].copy(), pre))
