@@ -6,6 +6,7 @@ calibration number goes through the exact code path of a real experiment.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from rectune.tools.stats import (
     compare_ratios,
     cuped_adjust,
     holm,
+    ratio_cuped,
     srm_test,
 )
 
@@ -96,7 +98,11 @@ def compare_metric(metric: str, control: ArmData, treatment: ArmData) -> Compari
     c = metric_values(mdef, c_exp, c_pre)
     t = metric_values(mdef, treatment.exp, treatment.pre)
     if mdef.kind is MetricKind.RATIO:
-        return compare_ratios(c.numerator, c.denominator, t.numerator, t.denominator)
+        pre = None
+        if c.pre_numerator is not None and t.pre_numerator is not None:
+            assert c.pre_denominator is not None and t.pre_denominator is not None
+            pre = (c.pre_numerator, c.pre_denominator, t.pre_numerator, t.pre_denominator)
+        return compare_ratios(c.numerator, c.denominator, t.numerator, t.denominator, pre)
     use_cov = c_pre is not None and treatment.pre is not None
     return compare_means(
         c.value, t.value, c.covariate if use_cov else None, t.covariate if use_cov else None
@@ -314,7 +320,20 @@ def metric_baseline(
     if mdef.kind is MetricKind.RATIO:
         ratio = float(u.numerator.sum() / u.denominator.sum())
         lin = (u.numerator - ratio * u.denominator) / u.denominator.mean()
-        mean, sd = ratio, float(lin.std(ddof=1))
+        if u.pre_numerator is not None and u.pre_denominator is not None and (
+            u.pre_denominator.sum() > 0
+        ):
+            # The same CUPED the analysis applies, on the linearised metric.
+            half = lin.size // 2
+            pn, pd = u.pre_numerator, u.pre_denominator
+            _, v1, _, v2 = ratio_cuped(
+                u.numerator[:half], u.denominator[:half], u.numerator[half:],
+                u.denominator[half:], (pn[:half], pd[:half], pn[half:], pd[half:]),
+            )
+            sd = math.sqrt((v1 * half + v2 * (lin.size - half)) / 2.0)
+        else:
+            sd = float(lin.std(ddof=1))
+        mean = ratio
     else:
         half = u.value.size // 2
         cov = u.covariate if pre is not None else None

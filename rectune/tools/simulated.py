@@ -40,6 +40,7 @@ from rectune.domain import (
 from rectune.simulator.engine import Cohort, Simulator
 from rectune.simulator.knobs import StackConfig, stack_config
 from rectune.simulator.metrics import METRICS
+from rectune.simulator.parts import WorldParts
 from rectune.simulator.rng import hash_seed, mix32
 from rectune.simulator.tasks import TASKS, full_config, production_stack
 from rectune.simulator.world import WorldParams
@@ -62,10 +63,18 @@ __all__ = [
     "validate_spec",
 ]
 
-_SIMULATORS: dict[WorldParams, Simulator] = {}
+_SIMULATORS: dict[tuple[WorldParams, WorldParts], Simulator] = {}
 _PILOTS: dict[
-    tuple[WorldParams, int, int], list[tuple[NDArray[np.float64], NDArray[np.float64] | None]]
+    tuple[WorldParams, WorldParts, int, int],
+    list[tuple[NDArray[np.float64], NDArray[np.float64] | None]],
 ] = {}
+
+CARRY_DECAY = 0.5
+"""Share of an earlier experiment's satisfaction change a user still carries into the next
+experiment on the same platform (halved again for each experiment in between)."""
+
+CARRY_HISTORY = 3
+"""How many earlier completed experiments leave a carry-over."""
 
 MIN_USERS_PER_ARM = 50
 """An arm smaller than this cannot support any statistic; launching it is an error."""
@@ -180,6 +189,18 @@ class _ArmAbort(BaseModel):
     reason: str
 
 
+class _Carry(BaseModel):
+    """An earlier experiment whose treatment users carry a satisfaction change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: str
+    salt: str
+    fractions: list[float]
+    residues: list[float]
+    weight: float
+
+
 class _Record(BaseModel):
     """The durable record of one experiment."""
 
@@ -197,6 +218,8 @@ class _Record(BaseModel):
     breaches: dict[str, dict[str, int]] = Field(default_factory=dict)
     abort_reason: str | None = None
     result: ExperimentResult | None = None
+    residues: list[float] = Field(default_factory=list)
+    carryover: list[_Carry] = Field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -234,6 +257,7 @@ class SimulatedABPlatform:
             the monitor's information schedule.
         first_user: Id of the first user of the population (calibration runs use fresh
             blocks of users; ids from 10,000,000 on belong to the oracle).
+        parts: Switchable parts of the simulated world (default: all on).
 
     Example:
         >>> from rectune.domain import ArmSpec, ExperimentSpec
@@ -252,15 +276,16 @@ class SimulatedABPlatform:
         self,
         state_dir: Path | str | None = None,
         seed: int = 0,
-        population: int = 60_000,
+        population: int = 120_000,
         days_per_poll: int | None = None,
-        pre_days: int = 2,
+        pre_days: int = 4,
         monitor_alpha: float = 0.025,
         verdict_alpha: float = 0.05,
         fault_drop: Mapping[str, float] | None = None,
         world: WorldParams | None = None,
         pilot_users: int = 6000,
         first_user: int = 0,
+        parts: WorldParts | None = None,
     ) -> None:
         if population < 2 * MIN_USERS_PER_ARM:
             raise SpecError(f"population={population}: must be at least {2 * MIN_USERS_PER_ARM}")
@@ -288,12 +313,13 @@ class SimulatedABPlatform:
             n_items=params.n_items, n_topics=params.n_topics, n_creators=params.n_creators,
             seed=seed,
         )
-        if key not in _SIMULATORS:
-            _SIMULATORS[key] = Simulator.create(params=key)
-        self._sim = _SIMULATORS[key]
+        self.parts = parts or WorldParts()
+        if (key, self.parts) not in _SIMULATORS:
+            _SIMULATORS[key, self.parts] = Simulator.create(params=key, parts=self.parts)
+        self._sim = _SIMULATORS[key, self.parts]
         # The pilot depends only on the world, the pre-period and its size: shared by every
         # platform of the process (calibration builds one platform per launch).
-        self._pilot = _PILOTS.setdefault((key, pre_days, pilot_users), [])
+        self._pilot = _PILOTS.setdefault((key, self.parts, pre_days, pilot_users), [])
         self._records: dict[str, _Record] = {}
         self._index: dict[str, str] = {}
         self._runs: dict[str, _Run] = {}
@@ -374,6 +400,7 @@ class SimulatedABPlatform:
                 spec=spec,
                 salt=salt,
                 created_at=datetime.now(UTC).isoformat(),
+                carryover=self._carryover(index),
             )
             self._save(record)
             index[idempotency_key] = eid
@@ -382,6 +409,36 @@ class SimulatedABPlatform:
             else:
                 self._index = index
             return eid
+
+    def _carryover(self, index: Mapping[str, str]) -> list[_Carry]:
+        """The earlier completed experiments whose users carry a change into a new one.
+
+        Fixed at launch and stored in the record, so a replay in another process applies
+        exactly the same carry-over.
+        """
+        if not self.parts.carryover:
+            return []
+        done = []
+        for eid in dict.fromkeys(index.values()):
+            try:
+                rec = self._load(eid)
+            except ExperimentNotFoundError:
+                continue
+            if rec.residues and any(r != 0.0 for r in rec.residues):
+                done.append(rec)
+        done.sort(key=lambda r: r.created_at)
+        out = []
+        for age, rec in enumerate(reversed(done[-CARRY_HISTORY:])):
+            out.append(
+                _Carry(
+                    experiment_id=rec.experiment_id,
+                    salt=rec.salt,
+                    fractions=[a.traffic for a in rec.spec.arms],
+                    residues=rec.residues,
+                    weight=CARRY_DECAY ** (age + 1),
+                )
+            )
+        return out
 
     def status(self, experiment_id: str) -> ExperimentStatus:
         """Progress of an experiment; advances the virtual clock while it runs."""
@@ -515,6 +572,11 @@ class SimulatedABPlatform:
                 ids = ids[keep]
             assigned[arm.name] = int(ids.size)
             cohort = self._sim.cohort(ids + self.first_user, seed)
+            for prior in record.carryover:
+                prior_groups = assign_users(self.population, prior.salt, prior.fractions)
+                for group, shift in zip(prior_groups, prior.residues, strict=True):
+                    if shift != 0.0:
+                        cohort.carry(np.isin(ids, group), shift * prior.weight)
             for _ in range(self.pre_days):
                 cohort.run_day(prod, "pre")
             cohorts[arm.name] = cohort
@@ -542,8 +604,17 @@ class SimulatedABPlatform:
             days_planned=spec.days,
             stopped_early=stopped is not None and stopped[0] < spec.days,
             breaches=run.breaches.get(name, {}),
-            daily_enrolled=[run.assigned[name]] if run.day > 0 else [],
+            daily_enrolled=self._daily_enrolled(cohort, run.day),
         )
+
+    def _daily_enrolled(self, cohort: Cohort, days: int) -> list[int]:
+        """Users entering the test per day: those present at the start, then the arrivals."""
+        if days < 1:
+            return []
+        arrival = cohort.users.arrival
+        start = self.pre_days
+        first = int((arrival <= start).sum())
+        return [first, *(int((arrival == start + d).sum()) for d in range(1, days))]
 
     def _guardrails(self, spec: ExperimentSpec) -> list[MetricSpec]:
         return [
@@ -608,6 +679,7 @@ class SimulatedABPlatform:
             update["state"] = state
             if all_stopped and state is ExperimentState.ABORTED:
                 update["abort_reason"] = "every treatment arm was stopped by a guardrail"
+            update["residues"] = self._residues(record, run)
             record = record.model_copy(update=update)
             record = record.model_copy(update={"result": self._result(record, run, state)})
             self._runs.pop(record.experiment_id, None)
@@ -615,6 +687,11 @@ class SimulatedABPlatform:
             record = record.model_copy(update=update)
         self._save(record)
         return record
+
+    def _residues(self, record: _Record, run: _Run) -> list[float]:
+        """Per arm, its users' mean satisfaction minus control's at the end (carry-over)."""
+        ctrl = float(run.cohorts[record.spec.control.name].satisfaction.mean())
+        return [float(run.cohorts[a.name].satisfaction.mean()) - ctrl for a in record.spec.arms]
 
     def _result(self, record: _Record, run: _Run, state: ExperimentState) -> ExperimentResult:
         spec = record.spec
@@ -637,6 +714,11 @@ class SimulatedABPlatform:
             metrics,
             guardrail_alpha=self.verdict_alpha,
             notes=notes,
-            assigned=run.assigned,
+            assigned={
+                a.name: sum(self._daily_enrolled(run.cohorts[a.name], run.day))
+                for a in spec.arms
+            }
+            if run.day > 0
+            else run.assigned,
         )
 

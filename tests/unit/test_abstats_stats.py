@@ -77,3 +77,25 @@ def test_srm_check() -> None:
     assert srm_test({"c": 5000, "t": 5030}, {"c": 0.1, "t": 0.1}) > 0.05
     assert srm_test({"c": 5000, "t": 4500}, {"c": 0.1, "t": 0.1}) < 1e-3
     assert srm_test({"c": 2000, "t": 6000}, {"c": 0.1, "t": 0.3}) > 0.05
+
+
+def test_ratio_cuped_shrinks_the_variance_and_keeps_coverage() -> None:
+    rng = np.random.default_rng(11)
+    covered = shrink = 0
+    runs = 300
+    for _ in range(runs):
+        users = 2000
+        rate = rng.lognormal(-3.0, 0.8, 2 * users)  # persistent per-user rate
+        imp_pre = rng.poisson(50 * rng.lognormal(0, 0.7, 2 * users)) + 1
+        imp = rng.poisson(imp_pre * 1.0) + 1
+        pre_neg = rng.poisson(rate * imp_pre)
+        neg = rng.poisson(rate * imp * np.r_[np.ones(users), np.full(users, 1.05)])
+        c, t = slice(0, users), slice(users, 2 * users)
+        plain = compare_ratios(neg[c], imp[c], neg[t], imp[t])
+        adj = compare_ratios(neg[c], imp[c], neg[t], imp[t],
+                             (pre_neg[c], imp_pre[c], pre_neg[t], imp_pre[t]))
+        shrink += adj.se < plain.se
+        low, high = adj.ci
+        covered += low <= 0.05 <= high
+    assert shrink / runs > 0.95
+    assert 0.92 <= covered / runs <= 0.98
