@@ -35,9 +35,9 @@ class BehaviorParams:
     click_affinity: float = 1.1
     click_quality: float = 0.25
     click_bait: float = 2.0
-    click_fresh: float = 0.7
-    fatigue_scale: float = 0.4
-    fatigue_onset: float = 10.0
+    click_fresh: float = 0.5
+    fatigue_scale: float = 0.55
+    fatigue_onset: float = 7.0
     dwell_bait: float = 1.1
     dwell_noise: float = 0.75
     neg_base: float = -3.9

@@ -88,27 +88,26 @@ def _unif(h: np.uint64) -> float:
 
 
 @nb.njit(inline="always")
-def _sig(x: float) -> float:
+def _lookup(table: np.ndarray, x: float, below: float, above: float) -> float:
+    """Linear interpolation in a table over [-16, 16]; `below`/`above` outside it."""
     f = (x - _T_LO) / _T_STEP
     if f <= 0.0:
-        return float(np.exp(x))
+        return below
     if f >= _T_N - 1:
-        return 1.0
+        return above
     i = int(f)
     w = f - i
-    return float(SIG_TABLE[i] * (1.0 - w) + SIG_TABLE[i + 1] * w)
+    return float(table[i] * (1.0 - w) + table[i + 1] * w)
+
+
+@nb.njit(inline="always")
+def _sig(x: float) -> float:
+    return _lookup(SIG_TABLE, x, 0.0, 1.0)
 
 
 @nb.njit(inline="always")
 def _logsig(x: float) -> float:
-    f = (x - _T_LO) / _T_STEP
-    if f <= 0.0:
-        return x
-    if f >= _T_N - 1:
-        return 0.0
-    i = int(f)
-    w = f - i
-    return float(LOGSIG_TABLE[i] * (1.0 - w) + LOGSIG_TABLE[i + 1] * w)
+    return _lookup(LOGSIG_TABLE, x, x, 0.0)
 
 
 @nb.njit(inline="always")

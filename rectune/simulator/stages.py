@@ -40,12 +40,12 @@ F32 = NDArray[np.float32]
 RERANK_WINDOW = 32
 """How many top-ranked candidates the re-ranker chooses the page from."""
 
-PRE_UNITS = {"click": 1.0, "dwell": 4.0, "quality": 8.0, "fresh": 8.0}
+PRE_UNITS = {"click": 0.4, "dwell": 16.0, "quality": 24.0, "fresh": 16.0}
 """Units of the pre-ranking heads: a knob value of 1 weighs the head this much against the
 retrieval score. Chosen so the shipped production configuration is a decently tuned one, as
 in a system whose engineers have tuned it by hand (the best reachable lift stays small)."""
 
-RANK_UNITS = {"dwell": 2.5, "like": 0.3, "share": 0.3, "negative": 0.3}
+RANK_UNITS = {"dwell": 2.0, "like": 0.3, "share": 0.3, "negative": 0.3}
 """Units of the ranking heads in the fused score (nats per unit of knob), chosen likewise."""
 
 
@@ -97,7 +97,7 @@ def compile_stack(
     pack = np.stack([pre, heads.rank_click, rank, cost], axis=1).astype(f32)
     return CompiledStack(
         config=c,
-        pre_aff=1.0 + 0.9 * c.vbr_w_click,
+        pre_aff=1.0 + 0.9 * pu["click"] * c.vbr_w_click,
         pre_static=np.asarray(pre, dtype=f32),
         cut=int(c.vbr_candidate_cut),
         rank_static=np.asarray(rank, dtype=f32),
