@@ -50,7 +50,7 @@ class BehaviorParams:
     util_fatigue: float = 0.3
     util_scale: float = 1.6
     continue_gain: float = 1.0
-    change_scale: float = 1.0
+    change_scale: float = 2.0
     breadth_bonus: float = 0.6
     return_gain: float = 1.2
     sat_ref: float = 1.6
@@ -58,7 +58,7 @@ class BehaviorParams:
     churn_gain: float = 1.0
     season_amp: float = 0.25
     shock_sd: float = 0.12
-    habit_rate: float = 0.25
+    habit_rate: float = 0.3
 
     def vector(self) -> NDArray[np.float64]:
         """The constants in field order, for the compiled kernel."""

@@ -224,8 +224,6 @@ def serve_day(  # type: ignore[no-untyped-def]  # numba types the arguments
     for r in range(rows.shape[0]):
         u = rows[r]
         uk = ukey[u]
-        h_a = habit[u, 0]
-        h_b = habit[u, 1]
         for pg in range(MAXP):
             requests += 1
             rkey = _mix(day_key[u] + np.uint64(pg) * np.uint64(0x2545F491))
@@ -309,21 +307,32 @@ def serve_day(  # type: ignore[no-untyped-def]  # numba types the arguments
                 for j in range(width):
                     taken[j] = max(taken[j], 1.0 if witem[j] == it_sel else 0.0)
                     red[j] = max(red[j], topic_sim[row + wtopic[j]])
-            # The page's change versus the user's habit (novelty / primacy).
+            # The change of today's pages versus the user's habit (novelty / primacy): mean
+            # freshness, mean clickbait and topic concentration of the pages seen so far
+            # today (a running mean, so one unusual page is not a change).
             xa = 0.0
             xb = 0.0
+            for t in range(n_topics):
+                topic_n[t] = 0.0
+            top = 0.0
             for slot in range(P):
                 it = witem[page[slot]]
-                if (top_topics[u] >> np.uint32(wtopic[page[slot]])) & np.uint32(1):
-                    xa += 1.0
-                xb += quality[it]
-            xa /= P
-            xb /= P
+                xa += fresh[it]
+                xb += clickbait[it]
+                t = wtopic[page[slot]]
+                topic_n[t] += 1.0
+                top = max(top, topic_n[t])
+            feat_sum[u, 0] += xa / P
+            feat_sum[u, 1] += xb / P
+            feat_sum[u, 2] += top / P
             change = 0.0
-            if h_a >= 0.0:
-                change = bp[B_CHANGE] * (abs(xa - h_a) + 0.5 * abs(xb - h_b))
-            feat_sum[u, 0] += xa
-            feat_sum[u, 1] += xb
+            if habit[u, 0] >= 0.0:
+                k_seen = pg + 1.0
+                change = bp[B_CHANGE] * (
+                    abs(feat_sum[u, 0] / k_seen - habit[u, 0])
+                    + abs(feat_sum[u, 1] / k_seen - habit[u, 1])
+                    + abs(feat_sum[u, 2] / k_seen - habit[u, 2])
+                )
             # The user's response.
             for t in range(n_topics):
                 topic_n[t] = 0.0

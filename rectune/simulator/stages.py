@@ -5,14 +5,14 @@ configuration and one day's heads into the per-item arrays the kernel reads, and
 the scoring forms. The forms give every weight a fixed scale, so no dimension of a weight
 box is redundant:
 
-* **pre-ranking (value-based retrieval)** - ``value = (1 + 0.9 w_click) * affinity_hat +
-  w_click * pre_click + w_dwell * pre_dwell + w_quality * pre_quality + w_fresh * freshness +
-  pair_error``: the retrieval model's own affinity score enters with the fixed weight 1, so
+* **pre-ranking (value-based retrieval)** - ``value = (1 + 0.9 u_c w_click) * affinity_hat +
+  u_c w_click * pre_click + u_d w_dwell * pre_dwell + u_q w_quality * pre_quality + u_f
+  w_fresh * freshness + pair_error`` with the head units ``u`` of `PRE_UNITS`: the retrieval model's own affinity score enters with the fixed weight 1, so
   multiplying every weight by c changes the ranking (the weights trade off against
   retrieval); the top `vbr_candidate_cut` go on.
 * **ranking (value fusion)** - multiplicative fusion, in logs: ``score = w_click * log
-  p_click + w_dwell * (log dwell + 0.2 affinity_hat) + w_like * log p_like + w_share * log
-  p_share - w_negative * p_neg / mean``. The score is in nats and the re-ranker reads it in
+  p_click + u_d w_dwell * (log dwell + 0.2 affinity_hat) + u_l w_like * log p_like + u_s
+  w_share * log p_share - u_n w_negative * p_neg / mean`` (units of `RANK_UNITS`). The score is in nats and the re-ranker reads it in
   those units, so the fusion's overall scale sets how strongly relevance resists the
   diversity terms: scaling the weights is a real move, and the fusion and re-ranking stages
   interact.

@@ -267,7 +267,7 @@ class Users:
         affinity: True topic affinity (log-interest, users x topics).
         affinity_hat: The recommender's estimate of that affinity (noisier).
         topic_table: Retrieval table, users x 64 topic ids, a quantised interest mix.
-        top_topics: Bit mask of each user's three favourite topics (for habit features).
+        top_topics: Bit mask of each user's three favourite topics.
         intensity: Log of how much the user browses (heavy-tailed across users).
         activity: Logit of continuing to browse after a neutral page.
         return_logit: Logit of coming back tomorrow at neutral satisfaction.
@@ -347,7 +347,7 @@ class Users:
         # Intensity: how much a user browses. Heavy-tailed, so the top 1% of users carry a
         # large share of the dwell, as in production.
         z_int = normal(9)
-        intensity = (1.2 if parts.heavy_tails else 0.25) * z_int
+        intensity = (1.2 if parts.heavy_tails else 0.0) * z_int
         heavy = z_int > 1.2816  # top 10%
         new = (uniform(10) < 0.15) & ~heavy
         segment = np.where(heavy, 2, np.where(new, 1, 0)).astype(np.int8)

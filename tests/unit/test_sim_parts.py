@@ -53,7 +53,7 @@ def test_heavy_tails_concentrate_dwell_on_few_users() -> None:
         return float(s[: s.size // 100].sum() / s.sum())
 
     heavy, light = top_share(ALL), top_share(ALL.without("heavy_tails"))
-    assert heavy > 0.08 and heavy > 1.25 * light
+    assert heavy > 0.075 and heavy > 1.3 * light
 
 
 def test_item_churn_makes_the_freshness_boost_matter() -> None:
@@ -65,8 +65,8 @@ def test_item_churn_makes_the_freshness_boost_matter() -> None:
     assert max(abs(on[m] - off[m]) for m in ("dwell_time", "clicks")) > 0.005
 
 
-def _lift_by_day(parts: WorldParts, users: int = 5000) -> np.ndarray:
-    cfg = {"div_mmr_lambda": 0.5, "div_topic_cap": 3}
+def _lift_by_day(parts: WorldParts, users: int = 6000) -> np.ndarray:
+    cfg: dict[str, float | int] = {"div_topic_cap": 1}
     _, base = _daily(_sim(parts), users, None, {}, 6)
     _, treat = _daily(_sim(parts), users, "diversity", cfg, 6)
     pairs = zip(base, treat, strict=True)
@@ -74,11 +74,13 @@ def _lift_by_day(parts: WorldParts, users: int = 5000) -> np.ndarray:
 
 
 def test_novelty_makes_the_treatment_effect_fade() -> None:
-    on = _lift_by_day(ALL)
-    off = _lift_by_day(ALL.without("novelty"))
+    # Segments off: every user enjoys change, so the mechanism is seen on its own.
+    parts = ALL.without("segments")
+    on = _lift_by_day(parts)
+    off = _lift_by_day(parts.without("novelty"))
     fade_on = on[0] - on[-2:].mean()
     fade_off = off[0] - off[-2:].mean()
-    assert fade_on > 0.01 and fade_on > fade_off + 0.008
+    assert fade_on > 0.015 and fade_on > fade_off + 0.015
 
 
 def test_seasonality_and_shocks_move_daily_visits() -> None:
@@ -96,19 +98,23 @@ def test_seasonality_and_shocks_move_daily_visits() -> None:
     assert np.abs(shocked - shocked.mean()).max() > np.abs(flat - flat.mean()).max()
 
 
-def test_segments_respond_differently_to_change() -> None:
-    sim = _sim(ALL)
+def _day1_lift_gap(parts: WorldParts) -> float:
+    """Day-1 click lift of a page change: regular users minus heavy users."""
+    sim = _sim(parts)
     _, base = _daily(sim, 8000, None, {}, 1)
-    _, treat = _daily(sim, 8000, "diversity", {"div_mmr_lambda": 0.5, "div_topic_cap": 3}, 1)
+    _, treat = _daily(sim, 8000, "diversity", {"div_topic_cap": 1}, 1)
     seg = sim.cohort(np.arange(8000), 0).users.segment
-    lifts = {
+    lift = {
         s: treat[0][seg == s, Col.CLICKS].sum() / base[0][seg == s, Col.CLICKS].sum() - 1
-        for s in (1, 2)
+        for s in (0, 2)
     }
-    assert lifts[1] > lifts[2] + 0.02  # new users enjoy the change, heavy users resent it
-    flat = _sim(ALL.without("segments")).cohort(np.arange(8000), 0).users
-    assert np.ptp(flat.change_gain) == 0
-    assert np.ptp(sim.cohort(np.arange(10), 0).users.change_gain) > 0
+    return float(lift[0] - lift[2])
+
+
+def test_segments_respond_differently_to_change() -> None:
+    # Regular users enjoy the change, heavy users resent it; without segments they agree.
+    on, off = _day1_lift_gap(ALL), _day1_lift_gap(ALL.without("segments"))
+    assert on > 0.05 and on > off + 0.04
 
 
 def test_arrival_and_churn() -> None:

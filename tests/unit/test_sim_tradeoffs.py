@@ -21,11 +21,17 @@ def lifts(task: str, config: dict[str, float | int], seed: int = 0) -> dict[str,
     return oracle_lifts(task, config, seed=seed, n_users=N_USERS, days=5, pre_days=1)
 
 
-def test_diversity_heavy_reranking_raises_diversity_and_lowers_clicks() -> None:
+def test_a_strong_fatigue_penalty_buys_diversity_with_engagement() -> None:
+    lift = lifts("diversity", {"div_fatigue_penalty": 0.5})
+    assert lift["topic_diversity"] > 0.02
+    assert lift["dwell_time"] < -0.01 and lift["clicks"] < -0.005
+
+
+def test_over_diversified_pages_lose_clicks_and_even_diversity() -> None:
+    """Distinct topics *clicked* need clicks: past a point, diverse pages lose both."""
     heavy = {"div_mmr_lambda": 0.8, "div_topic_cap": 2, "div_creator_cap": 1}
     lift = lifts("diversity", heavy)
-    assert lift["topic_diversity"] > 0.02
-    assert lift["clicks"] < -0.015
+    assert lift["clicks"] < -0.03 and lift["topic_diversity"] < 0.0
     assert not feasible(get_task("diversity"), lift)  # clicks guardrail (-1%) is breached
 
 
