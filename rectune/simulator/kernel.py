@@ -308,8 +308,9 @@ def serve_day(  # type: ignore[no-untyped-def]  # numba types the arguments
                     taken[j] = max(taken[j], 1.0 if witem[j] == it_sel else 0.0)
                     red[j] = max(red[j], topic_sim[row + wtopic[j]])
             # The change of today's pages versus the user's habit (novelty / primacy): mean
-            # freshness, mean clickbait and topic concentration of the pages seen so far
-            # today (a running mean, so one unusual page is not a change).
+            # freshness, mean clickbait and (a quarter weight: caps move it mechanically)
+            # topic concentration of the pages seen so far today (a running mean, so one
+            # unusual page is not a change).
             xa = 0.0
             xb = 0.0
             for t in range(n_topics):
@@ -331,7 +332,7 @@ def serve_day(  # type: ignore[no-untyped-def]  # numba types the arguments
                 change = bp[B_CHANGE] * (
                     abs(feat_sum[u, 0] / k_seen - habit[u, 0])
                     + abs(feat_sum[u, 1] / k_seen - habit[u, 1])
-                    + abs(feat_sum[u, 2] / k_seen - habit[u, 2])
+                    + 0.25 * abs(feat_sum[u, 2] / k_seen - habit[u, 2])
                 )
             # The user's response.
             for t in range(n_topics):

@@ -53,7 +53,7 @@ def test_heavy_tails_concentrate_dwell_on_few_users() -> None:
         return float(s[: s.size // 100].sum() / s.sum())
 
     heavy, light = top_share(ALL), top_share(ALL.without("heavy_tails"))
-    assert heavy > 0.075 and heavy > 1.3 * light
+    assert heavy > 0.08 and heavy > 1.15 * light
 
 
 def test_item_churn_makes_the_freshness_boost_matter() -> None:
@@ -66,9 +66,10 @@ def test_item_churn_makes_the_freshness_boost_matter() -> None:
 
 
 def _lift_by_day(parts: WorldParts, users: int = 6000) -> np.ndarray:
-    cfg: dict[str, float | int] = {"div_topic_cap": 1}
+    # Click-heavy fusion: more clickbait on the page, a change users notice.
+    cfg: dict[str, float | int] = {"vf_w_click": 3.0, "vf_w_dwell": 0.0}
     _, base = _daily(_sim(parts), users, None, {}, 6)
-    _, treat = _daily(_sim(parts), users, "diversity", cfg, 6)
+    _, treat = _daily(_sim(parts), users, "value_fusion", cfg, 6)
     pairs = zip(base, treat, strict=True)
     return np.array([t[:, Col.CLICKS].sum() / b[:, Col.CLICKS].sum() - 1 for b, t in pairs])
 
@@ -80,7 +81,7 @@ def test_novelty_makes_the_treatment_effect_fade() -> None:
     off = _lift_by_day(parts.without("novelty"))
     fade_on = on[0] - on[-2:].mean()
     fade_off = off[0] - off[-2:].mean()
-    assert fade_on > 0.015 and fade_on > fade_off + 0.015
+    assert fade_on > 0.1 and fade_on > fade_off + 0.1
 
 
 def test_seasonality_and_shocks_move_daily_visits() -> None:
@@ -102,7 +103,7 @@ def _day1_lift_gap(parts: WorldParts) -> float:
     """Day-1 click lift of a page change: regular users minus heavy users."""
     sim = _sim(parts)
     _, base = _daily(sim, 8000, None, {}, 1)
-    _, treat = _daily(sim, 8000, "diversity", {"div_topic_cap": 1}, 1)
+    _, treat = _daily(sim, 8000, "value_fusion", {"vf_w_click": 3.0, "vf_w_dwell": 0.0}, 1)
     seg = sim.cohort(np.arange(8000), 0).users.segment
     lift = {
         s: treat[0][seg == s, Col.CLICKS].sum() / base[0][seg == s, Col.CLICKS].sum() - 1
@@ -114,7 +115,7 @@ def _day1_lift_gap(parts: WorldParts) -> float:
 def test_segments_respond_differently_to_change() -> None:
     # Regular users enjoy the change, heavy users resent it; without segments they agree.
     on, off = _day1_lift_gap(ALL), _day1_lift_gap(ALL.without("segments"))
-    assert on > 0.05 and on > off + 0.04
+    assert on > 0.3 and on > off + 0.3
 
 
 def test_arrival_and_churn() -> None:
