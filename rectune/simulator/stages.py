@@ -7,15 +7,16 @@ box is redundant:
 
 * **pre-ranking (value-based retrieval)** - ``value = (1 + 0.9 u_c w_click) * affinity_hat +
   u_c w_click * pre_click + u_d w_dwell * pre_dwell + u_q w_quality * pre_quality + u_f
-  w_fresh * freshness + pair_error`` with the head units ``u`` of `PRE_UNITS`: the retrieval model's own affinity score enters with the fixed weight 1, so
-  multiplying every weight by c changes the ranking (the weights trade off against
-  retrieval); the top `vbr_candidate_cut` go on.
+  w_fresh * freshness + pair_error`` with the head units ``u`` of `PRE_UNITS`: the retrieval
+  model's own affinity score enters with the fixed weight 1, so multiplying every weight by
+  c changes the ranking (the weights trade off against retrieval); the top
+  `vbr_candidate_cut` go on.
 * **ranking (value fusion)** - multiplicative fusion, in logs: ``score = w_click * log
   p_click + u_d w_dwell * (log dwell + 0.2 affinity_hat) + u_l w_like * log p_like + u_s
-  w_share * log p_share - u_n w_negative * p_neg / mean`` (units of `RANK_UNITS`). The score is in nats and the re-ranker reads it in
-  those units, so the fusion's overall scale sets how strongly relevance resists the
-  diversity terms: scaling the weights is a real move, and the fusion and re-ranking stages
-  interact.
+  w_share * log p_share - u_n w_negative * p_neg / mean`` (units of `RANK_UNITS`). The score
+  is in nats and the re-ranker reads it in those units, so the fusion's overall scale sets
+  how strongly relevance resists the diversity terms: scaling the weights is a real move, and
+  the fusion and re-ranking stages interact.
 * **re-ranking (diversity)** - greedy page assembly over the top 32 ranked candidates: each
   slot takes the candidate maximising ``(1 - lambda) * score - lambda * redundancy -
   fatigue_penalty * max(0, exposure + copies - threshold + 1)``; candidates past the topic or

@@ -9,8 +9,8 @@ import pytest
 
 from rectune.simulator.engine import Simulator
 from rectune.simulator.knobs import PRODUCTION, stack_config
-from rectune.simulator.oracle import OracleOptimum, feasible, oracle_lifts, oracle_optimum
 from rectune.simulator.optimum import load_optima
+from rectune.simulator.oracle import OracleOptimum, feasible, oracle_lifts, oracle_optimum
 from rectune.simulator.population import population_means, run_cohort
 from rectune.simulator.tasks import TASKS, get_task
 
