@@ -1,15 +1,23 @@
-"""The Python API: run, resume and inspect tuning rounds.
+"""The Python API: run, resume, inspect, abort and forget tuning rounds.
 
 Example:
     >>> from rectune import run_round
     >>> report = run_round("diversity", workspace="ws", approve=True)  # doctest: +SKIP
     >>> report.status  # doctest: +SKIP
     'completed'
+
+A round is one LangGraph thread, checkpointed in the workspace's SQLite database (or any
+checkpointer passed in). It may pause twice: at the approval (``awaiting_approval``) and while
+the A/B test runs (``waiting``); `resume` continues it from its checkpoint, in this process or
+another one. A process stopped in the middle of a step (Ctrl-C, a crash) leaves the round
+``interrupted``, and `resume` finishes that step.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,45 +29,58 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from rectune.agents.registry import register
 from rectune.checkpoints import sqlite_checkpointer
-from rectune.config import Context
-from rectune.domain import Candidate, ExperimentResult, LearnedRule, RecTuneError
-from rectune.domain.candidates import utcnow
-from rectune.skillhub.atomic import atomic_write_text
+from rectune.config import ROLES, Context
+from rectune.domain import RecTuneError, RoundStatus, utcnow
+from rectune.durable import atomic_write_text, read_json, sweep_stale_temp_files
+from rectune.ports.instances import register
+from rectune.round.codec import RoundResult, decode
 from rectune.workspace import Workspace, ensure_workspace, load_settings
 
-__all__ = ["RoundReport", "ThreadInfo", "resume", "run", "run_round", "status"]
+__all__ = [
+    "RoundInterrupted",
+    "RoundReport",
+    "ThreadInfo",
+    "abort",
+    "forget",
+    "new_thread_id",
+    "resume",
+    "run",
+    "run_round",
+    "status",
+]
+
+log = logging.getLogger(__name__)
 
 Approver = Callable[[dict[str, Any]], Any]
 """Called with the approval payload; returns the answer ('approve', 'reject' or decisions)."""
 EventSink = Callable[[str, dict[str, Any]], None]
-"""Receives progress events: (node name or 'progress', data)."""
+"""Receives progress events: (node name, 'progress' or 'waiting', data)."""
 
 _AUTO = "auto"
+HANDOFF_POLL_SECONDS = 60.0
+"""Default pause between polls of a file hand-off while the caller waits."""
 
 
-class RoundReport(BaseModel):
-    """What one round did, or where it is paused."""
+class RoundReport(RoundResult):
+    """What one round did, or where it is paused (the graph's output, typed, plus the
+    thread and the pending interrupt).
+
+    `status` is one of: ``completed``, ``rejected``, ``failed``, ``aborted`` (final);
+    ``awaiting_approval`` (a person must decide: `rectune approve`), ``waiting`` (the A/B test
+    runs: `rectune resume` later), ``interrupted`` (stopped inside a step: `rectune resume`),
+    ``running`` (only while the graph is being driven).
+    """
 
     thread_id: str
-    task: str
-    round: int = 0
-    status: str
-    error: str | None = None
     pending: dict[str, Any] | None = Field(
         default=None, description="the interrupt payload when awaiting approval or waiting"
     )
-    candidates: list[Candidate] = Field(default_factory=list)
-    verdicts: list[dict[str, Any]] = Field(default_factory=list)
-    decisions: list[dict[str, Any]] = Field(default_factory=list)
-    experiment_id: str | None = None
-    results: ExperimentResult | None = None
-    elites: list[Candidate] = Field(default_factory=list)
-    recommendation: dict[str, Any] | None = None
-    learned_rules: list[LearnedRule] = Field(default_factory=list)
-    retired_rules: list[str] = Field(default_factory=list)
-    token_usage: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def resume_command(self) -> str:
+        """The shell command that continues this round (for messages)."""
+        return f"rectune resume {self.thread_id}"
 
 
 class ThreadInfo(BaseModel):
@@ -67,36 +88,75 @@ class ThreadInfo(BaseModel):
 
     thread_id: str
     task: str
-    status: str
+    status: RoundStatus
     round: int = 0
     created_at: str = ""
 
 
-def _thread_dir(workspace: str | Path) -> Path:
-    return Path(workspace) / "threads"
+class RoundInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a round; it keeps its last checkpoint and can be resumed."""
+
+    def __init__(self, thread_id: str, workspace: str | Path) -> None:
+        self.thread_id = thread_id
+        self.workspace = str(workspace)
+        super().__init__(
+            f"round {thread_id} interrupted; continue it with: rectune resume {thread_id} "
+            f"--workspace {self.workspace}"
+        )
+
+
+def new_thread_id(task: str) -> str:
+    """A fresh thread id for a round of `task`."""
+    return f"{task}-{uuid.uuid4().hex[:10]}"
+
+
+# ------------------------------------------------------------------ thread records
 
 
 def _save_thread(ctx: Context, thread_id: str, task: str) -> None:
+    ws = Workspace(ctx.workspace)
+    path = ws.thread_file(thread_id)
+    if path.exists():
+        raise RecTuneError(f"round thread {thread_id!r} already exists in {ws.root}")
+    context = asdict(ctx)
+    context.pop("workspace")  # a workspace may be opened from anywhere; never store its path
     record = {
         "thread_id": thread_id,
         "task": task,
         "created_at": utcnow().isoformat(),
-        "context": asdict(ctx),
+        "context": context,
     }
-    path = _thread_dir(ctx.workspace) / f"{thread_id}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(record, indent=2))
 
 
 def _load_thread(workspace: str | Path, thread_id: str) -> dict[str, Any]:
-    path = _thread_dir(workspace) / f"{thread_id}.json"
+    ws = Workspace(workspace)
+    path = ws.thread_file(thread_id)
     if not path.exists():
-        known = sorted(p.stem for p in _thread_dir(workspace).glob("*.json"))
+        known = sorted(p.stem for p in ws.threads.glob("*.json"))
         raise RecTuneError(
             f"no round thread {thread_id!r} in workspace {str(workspace)!r}; known: {known[-10:]}"
         )
-    data: dict[str, Any] = json.loads(path.read_text())
+    data: dict[str, Any] = read_json(path)
     return data
+
+
+def _close_thread(workspace: str | Path, thread_id: str, status: RoundStatus, why: str) -> None:
+    ws = Workspace(workspace)
+    record = _load_thread(workspace, thread_id)
+    record["closed"] = {"status": status.value, "reason": why, "at": utcnow().isoformat()}
+    atomic_write_text(ws.thread_file(thread_id), json.dumps(record, indent=2))
+
+
+# ------------------------------------------------------------------ settings
+
+
+def _platform_setting(ws: Workspace, platform: str) -> str:
+    """``files:DIR`` anchored to the workspace, so a resume from elsewhere finds the same folder."""
+    if not platform.startswith("files:"):
+        return platform
+    folder = ws.resolve(platform.removeprefix("files:"))
+    return f"files:{ws.relative(folder)}"
 
 
 def _make_context(
@@ -106,12 +166,11 @@ def _make_context(
     bad = sorted(set(options) - known)
     if bad:
         raise RecTuneError(f"unknown option(s) {bad}; allowed: {sorted(known)}")
+    ws = Workspace(workspace)
     settings = load_settings(workspace)
     bad = sorted(set(settings) - known)
     if bad:
-        raise RecTuneError(
-            f"{Workspace(workspace).settings}: unknown setting(s) {bad}; allowed: {sorted(known)}"
-        )
+        raise RecTuneError(f"{ws.settings}: unknown setting(s) {bad}; allowed: {sorted(known)}")
     kwargs = {**settings, **options}
     kwargs["workspace"] = str(workspace)
     if model is None:
@@ -126,7 +185,27 @@ def _make_context(
         )
     if approve is True:
         kwargs["approval_mode"] = "auto"
-    return Context(**kwargs)
+    ctx = Context(**kwargs)
+    ctx.platform = _platform_setting(ws, ctx.platform)
+    return ctx
+
+
+def _check_models(ctx: Context) -> None:
+    """Create every configured model once, so a bad spec or a missing key fails before the
+    round starts (and leaves no thread behind)."""
+    from rectune.agents.runtime import chat_model
+
+    for role in ROLES:
+        chat_model(ctx, role)
+
+
+def _poll_seconds(ctx: Context) -> float:
+    if ctx.poll_interval is not None:
+        return ctx.poll_interval
+    return HANDOFF_POLL_SECONDS if ctx.platform.startswith("files:") else 0.0
+
+
+# ------------------------------------------------------------------ driving the graph
 
 
 @contextmanager
@@ -152,59 +231,70 @@ def _drive(
     wait: bool,
     on_event: EventSink | None,
 ) -> None:
+    thread_id = config["configurable"]["thread_id"]
     payload: Any = first
-    while True:
-        for mode, chunk in graph.stream(
-            payload, config, context=ctx, stream_mode=["updates", "custom"], durability="sync"
-        ):
-            if on_event is None:
-                continue
-            if mode == "custom":
-                on_event("progress", chunk)
-            elif isinstance(chunk, dict):
-                for node, update in chunk.items():
-                    if node != "__interrupt__":
-                        on_event(node, update if isinstance(update, dict) else {})
-        snap = graph.get_state(config)
-        if not snap.interrupts:
-            return
-        pending = snap.interrupts[0].value
-        kind = pending.get("kind") if isinstance(pending, dict) else None
-        if kind == "approval" and callable(approve):
-            payload = Command(resume=approve(pending))
-        elif kind == "waiting" and wait:
-            payload = Command(resume="poll")
-        else:
-            return
+    try:
+        while True:
+            for mode, chunk in graph.stream(
+                payload, config, context=ctx, stream_mode=["updates", "custom"],
+                durability="sync",
+            ):
+                if on_event is None:
+                    continue
+                if mode == "custom":
+                    on_event("progress", chunk)
+                elif isinstance(chunk, dict):
+                    for node, update in chunk.items():
+                        if node != "__interrupt__":
+                            on_event(node, update if isinstance(update, dict) else {})
+            snap = graph.get_state(config)
+            if not snap.interrupts:
+                return
+            pending = snap.interrupts[0].value
+            kind = pending.get("kind") if isinstance(pending, dict) else None
+            if kind == "approval" and callable(approve):
+                payload = Command(resume=approve(pending))
+            elif kind == "waiting" and wait:
+                pause = _poll_seconds(ctx)
+                if on_event is not None:
+                    on_event("waiting", {**pending, "next_poll_seconds": pause,
+                                         "thread_id": thread_id})
+                if pause:
+                    time.sleep(pause)
+                payload = Command(resume="poll")
+            else:
+                return
+    except KeyboardInterrupt:
+        raise RoundInterrupted(thread_id, ctx.workspace) from None
 
 
-def _report(graph: Any, config: dict[str, Any], thread_id: str) -> RoundReport:
+def _report(graph: Any, config: dict[str, Any], thread_id: str, closed: Any = None) -> RoundReport:
     snap = graph.get_state(config)
-    v = dict(snap.values)
+    data = decode(snap.values)
     pending = snap.interrupts[0].value if snap.interrupts else None
-    status = v.get("status", "running")
-    if isinstance(pending, dict):
-        status = "awaiting_approval" if pending.get("kind") == "approval" else "waiting"
-    elif snap.next and status not in {"failed", "rejected"}:
-        status = "interrupted"
+    status = data.status
+    if isinstance(closed, dict):
+        status = RoundStatus(closed["status"])
+        pending = None
+    elif isinstance(pending, dict):
+        kind = pending.get("kind")
+        status = RoundStatus.AWAITING_APPROVAL if kind == "approval" else RoundStatus.WAITING
+    elif snap.tasks or (snap.next and not status.is_final):
+        status = RoundStatus.INTERRUPTED
+    fields_ = {k: getattr(data, k) for k in RoundResult.model_fields if k != "status"}
     return RoundReport(
         thread_id=thread_id,
-        task=v.get("task", ""),
-        round=v.get("round", 0),
         status=status,
-        error=v.get("error"),
         pending=pending if isinstance(pending, dict) else None,
-        candidates=[Candidate.model_validate(c) for c in v.get("candidates", [])],
-        verdicts=v.get("verdicts", []),
-        decisions=v.get("decisions", []),
-        experiment_id=v.get("experiment_id"),
-        results=ExperimentResult.model_validate(v["results"]) if v.get("results") else None,
-        elites=[Candidate.model_validate(c) for c in v.get("elites", [])],
-        recommendation=v.get("recommendation"),
-        learned_rules=[LearnedRule.model_validate(r) for r in v.get("learned_rules", [])],
-        retired_rules=v.get("retired_rules", []),
-        token_usage=v.get("token_usage", {}),
+        **fields_,
     )
+
+
+def _config(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+# ------------------------------------------------------------------ the API
 
 
 def run_round(
@@ -230,10 +320,10 @@ def run_round(
             set, else offline).
         approve: False stops at the approval interrupt (resume later with `resume`); True
             approves what the Critic keeps (explicit opt-in); a callable answers the payload.
-        platform: None for the Context's platform (``"sim"``), ``"files:DIR"``, or an object
-            implementing the A/B platform protocol.
-        wait: Keep polling while the platform reports the test still running; False returns
-            with status ``"waiting"`` instead.
+        platform: None for the Context's platform (``"sim"``), ``"files:DIR"`` (a relative
+            DIR is inside the workspace), or an object implementing the A/B platform protocol.
+        wait: Keep polling while the platform reports the test still running (pausing
+            ``poll_interval`` seconds between polls); False returns with status ``"waiting"``.
         thread_id: Checkpoint thread; a new one by default.
         checkpointer: A LangGraph checkpointer; the workspace's SQLite database by default.
         on_event: Receives progress events.
@@ -241,20 +331,26 @@ def run_round(
             ``steering``, ``seed``, ...).
 
     Returns:
-        The round's report; ``status`` is ``completed``, ``rejected``, ``failed``,
-        ``awaiting_approval`` or ``waiting``.
+        The round's report (see `RoundReport` for the statuses).
+
+    Raises:
+        RoundInterrupted: on Ctrl-C; the message says how to resume.
     """
     ensure_workspace(workspace)
+    sweep_stale_temp_files(workspace)
     ctx = _make_context(workspace, model, platform, approve, options)
-    thread_id = thread_id or f"{task}-{uuid.uuid4().hex[:10]}"
+    from rectune.skillhub.hub import SkillHub
+
+    skill = SkillHub(Workspace(workspace).skills).get(task)
+    _check_models(ctx)
+    thread_id = thread_id or new_thread_id(task)
     _save_thread(ctx, thread_id, task)
-    config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
-    first: dict[str, Any] = {"task": task}
+    first: dict[str, Any] = {"task": skill.name}
     if ctx.steering:
         first["steering"] = ctx.steering
     with _graph(ctx.workspace, checkpointer) as graph:
-        _drive(graph, first, config, ctx, approve, wait, on_event)
-        return _report(graph, config, thread_id)
+        _drive(graph, first, _config(thread_id), ctx, approve, wait, on_event)
+        return _report(graph, _config(thread_id), thread_id)
 
 
 def run(task: str, *, rounds: int = 1, **kwargs: Any) -> list[RoundReport]:
@@ -265,9 +361,29 @@ def run(task: str, *, rounds: int = 1, **kwargs: Any) -> list[RoundReport]:
     for _ in range(rounds):
         report = run_round(task, **kwargs)
         reports.append(report)
-        if report.status != "completed":
+        if report.status is not RoundStatus.COMPLETED:
             break
     return reports
+
+
+def _resume_context(
+    workspace: str | Path, record: dict[str, Any], model: Any, platform: Any
+) -> Context:
+    saved = dict(record["context"])
+    saved.pop("workspace", None)
+    if model != _AUTO:
+        saved.pop("model", None)
+        for role in ROLES:
+            saved.pop(f"{role}_model", None)
+    if platform is not None:
+        saved.pop("platform", None)
+    instance_model = str(saved.get("model", "")).startswith("instance:")
+    if model == _AUTO and instance_model:
+        saved.pop("model")
+    ctx = _make_context(workspace, model, platform, False, saved)
+    if model == _AUTO and instance_model:
+        ctx.model = record["context"]["model"]
+    return ctx
 
 
 def resume(
@@ -284,6 +400,8 @@ def resume(
 ) -> RoundReport:
     """Continue a paused or interrupted round from its checkpoint.
 
+    A round that already finished is returned as it is (resuming it again is a no-op).
+
     Args:
         thread_id: The round's thread (see `status`).
         decision: The approval answer when the round awaits approval: ``"approve"``,
@@ -297,32 +415,30 @@ def resume(
         on_event: As in `run_round`.
     """
     record = _load_thread(workspace, thread_id)
-    saved = dict(record["context"])
-    saved["workspace"] = str(workspace)
-    if model != _AUTO:
-        saved.pop("model", None)
-    if platform is not None:
-        saved.pop("platform", None)
-    ctx = _make_context(workspace, model, platform, False, saved)
-    if model == _AUTO and str(saved.get("model", "")).startswith("instance:"):
-        ctx.model = saved["model"]
-    config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+    sweep_stale_temp_files(workspace)
+    ctx = _resume_context(workspace, record, model, platform)
+    config = _config(thread_id)
     with _graph(ctx.workspace, checkpointer) as graph:
+        if record.get("closed"):
+            return _report(graph, config, thread_id, record["closed"])
         snap = graph.get_state(config)
-        if not snap.values:
+        if not snap.values and not snap.tasks:
             raise RecTuneError(f"round thread {thread_id!r} has no checkpoint to resume")
         pending = snap.interrupts[0].value if snap.interrupts else None
         first: Any
         if isinstance(pending, dict) and pending.get("kind") == "approval":
-            if decision is None and not callable(approve):
-                if approve is True:
-                    decision = "approve"
-                else:
-                    return _report(graph, config, thread_id)
-            first = Command(resume=decision if decision is not None else approve(pending))  # type: ignore[operator]
+            if decision is None and callable(approve):
+                decision = approve(pending)
+            elif decision is None and approve is True:
+                decision = "approve"
+            if decision is None:
+                return _report(graph, config, thread_id)
+            first = Command(resume=decision)
         elif isinstance(pending, dict):
             first = Command(resume="poll")
-        elif snap.next:
+        elif snap.tasks:
+            # Tasks whose writes were saved before the process stopped are not in `next`;
+            # streaming None applies those writes and runs what is left.
             first = None
         else:
             return _report(graph, config, thread_id)
@@ -334,20 +450,19 @@ def status(
     thread_id: str | None = None, *, workspace: str | Path = ".", checkpointer: Any = None
 ) -> RoundReport | list[ThreadInfo]:
     """One round's report, or (without `thread_id`) every round thread of the workspace."""
+    ws = Workspace(workspace)
     if thread_id is not None:
-        _load_thread(workspace, thread_id)
+        record = _load_thread(workspace, thread_id)
         with _graph(workspace, checkpointer) as graph:
-            return _report(graph, {"configurable": {"thread_id": thread_id}}, thread_id)
+            return _report(graph, _config(thread_id), thread_id, record.get("closed"))
     infos: list[ThreadInfo] = []
-    paths = sorted(_thread_dir(workspace).glob("*.json"), key=lambda p: p.stat().st_mtime)
+    paths = sorted(ws.threads.glob("*.json"), key=lambda p: p.stat().st_mtime)
     if not paths:
         return infos
     with _graph(workspace, checkpointer) as graph:
         for path in paths:
-            rec = json.loads(path.read_text())
-            rep = _report(
-                graph, {"configurable": {"thread_id": rec["thread_id"]}}, rec["thread_id"]
-            )
+            rec = read_json(path)
+            rep = _report(graph, _config(rec["thread_id"]), rec["thread_id"], rec.get("closed"))
             infos.append(
                 ThreadInfo(
                     thread_id=rec["thread_id"],
@@ -358,3 +473,69 @@ def status(
                 )
             )
     return infos
+
+
+def abort(
+    thread_id: str,
+    reason: str = "aborted by a person",
+    *,
+    workspace: str | Path = ".",
+    platform: Any = None,
+    checkpointer: Any = None,
+) -> RoundReport:
+    """End a round that has not finished: stop its experiment if one is running, record the
+    round as aborted (its open candidates rejected or aborted) and close the thread.
+
+    Raises:
+        RecTuneError: when the round has already finished.
+    """
+    from rectune.ports import ports_for
+    from rectune.tools.platform import ExperimentNotFoundError
+
+    record = _load_thread(workspace, thread_id)
+    ctx = _resume_context(workspace, record, _AUTO, platform)
+    config = _config(thread_id)
+    with _graph(workspace, checkpointer) as graph:
+        before = _report(graph, config, thread_id, record.get("closed"))
+        if before.status.is_final:
+            raise RecTuneError(
+                f"round {thread_id} already ended ({before.status.value}); nothing to abort"
+            )
+        ports = ports_for(ctx)
+        if before.experiment_id:
+            try:
+                ports.platform.abort(before.experiment_id, reason)
+            except ExperimentNotFoundError:
+                log.warning("experiment %s is unknown to the platform", before.experiment_id)
+        if before.round and ports.journal.round_record(before.task, before.round) is not None:
+            ports.journal.abort_round(before.task, before.round, thread_id, reason)
+        _close_thread(workspace, thread_id, RoundStatus.ABORTED, reason)
+        return _report(graph, config, thread_id, _load_thread(workspace, thread_id)["closed"])
+
+
+def forget(thread_id: str, *, workspace: str | Path = ".", checkpointer: Any = None) -> None:
+    """Delete a round's thread and checkpoints (the journal keeps what the round recorded).
+
+    A round that has not ended is aborted first when nothing of it is live; a round with an
+    experiment on the platform must be aborted (`abort`) or finished before it is forgotten.
+
+    Raises:
+        RecTuneError: when the round has a launched experiment and has not ended.
+    """
+    record = _load_thread(workspace, thread_id)
+    config = _config(thread_id)
+    with _graph(workspace, checkpointer) as graph:
+        rep = _report(graph, config, thread_id, record.get("closed"))
+        if not rep.status.is_final:
+            if rep.experiment_id:
+                raise RecTuneError(
+                    f"round {thread_id} has experiment {rep.experiment_id} on the platform; "
+                    f"abort it first: rectune abort {thread_id}"
+                )
+            from rectune.memory.journal import Journal
+
+            journal = Journal.in_workspace(workspace)
+            if rep.round and journal.round_record(rep.task, rep.round) is not None:
+                journal.abort_round(rep.task, rep.round, thread_id, "forgotten by a person")
+        graph.checkpointer.delete_thread(thread_id)
+    Workspace(workspace).thread_file(thread_id).unlink()

@@ -4,12 +4,16 @@ Heavy modules (LangGraph, numpy, Chroma, matplotlib) are imported inside the com
 ``rectune --help`` answers fast (see ``benchmarks/cli_startup.py``).
 
 Exit codes: 0 success, 1 a round ended ``failed`` (or a benchmark failed), 2 a user error
-(one line on stderr, never a traceback), 130 interrupted with Ctrl-C.
+(one line on stderr, never a traceback), 130 interrupted with Ctrl-C (the message says how to
+resume).
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,14 +29,30 @@ class UserError(Exception):
     """An error caused by the user's input: one clear line, no traceback."""
 
 
+_OS_HINTS = {
+    errno.EROFS: "the workspace is on a read-only file system; use a writable folder",
+    errno.ENOSPC: "the disk is full; free some space, then resume the round",
+    errno.EDQUOT: "the disk quota is exhausted; free some space, then resume the round",
+    errno.EACCES: "no permission; check the owner and mode of the path",
+    errno.EPERM: "no permission; check the owner and mode of the path",
+    errno.EEXIST: "a file is where a folder should be; move it away",
+    errno.ENOTDIR: "a file is where a folder should be; move it away",
+    errno.EISDIR: "a folder is where a file should be; move it away",
+    errno.ENOENT: "it does not exist",
+}
+
+
 def user_error_message(exc: BaseException) -> str | None:
     """The one-line message for an error the user can fix, or None for a bug.
 
-    Errors rectune raises on purpose (`RecTuneError`), invalid inputs caught by pydantic and
-    missing files are the user's to fix; anything else is a bug and keeps its traceback.
+    Errors rectune raises on purpose (`RecTuneError`), invalid inputs caught by pydantic, file
+    system and checkpoint-database problems are the user's to fix; anything else is a bug and
+    keeps its traceback.
     """
     if isinstance(exc, UserError):
         return str(exc)
+    import sqlite3
+
     from pydantic import ValidationError
 
     from rectune.domain import RecTuneError
@@ -44,9 +64,24 @@ def user_error_message(exc: BaseException) -> str | None:
     if isinstance(exc, RecTuneError):
         # KeyError subclasses quote their message; people should not see the quotes.
         return str(exc.args[0] if exc.args else exc).strip()
-    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)
+    if isinstance(exc, OSError) and exc.errno in _OS_HINTS:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where} ({_OS_HINTS[exc.errno]})"
+    if isinstance(exc, sqlite3.Error):
+        full = "full" in str(exc) or "disk I/O" in str(exc)
+        hint = "free some disk space" if full else "check the workspace's checkpoints/ folder"
+        return f"checkpoint database error: {exc} ({hint}; then resume the round)"
     return None
+
+
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    """Say how to resume, then leave at once: waiting for worker threads to wind down can
+    take minutes, and everything durable is already on disk (a kill is always safe)."""
+    message = str(exc) if str(exc) else "interrupted"
+    sys.stderr.write(f"\n{message}\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(130)
 
 
 class _Group(TyperGroup):
@@ -61,14 +96,17 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):
             raise
-        except KeyboardInterrupt:
-            sys.stderr.write("interrupted\n")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            _interrupted(exc)
+            raise
         except Exception as exc:
-            message = user_error_message(exc)
+            cause = exc.cause if isinstance(exc, RoundError) else exc
+            message = user_error_message(cause)
             if message is None:
-                raise
+                raise cause from None
             sys.stderr.write(f"error: {message}\n")
+            if isinstance(exc, RoundError):
+                sys.stderr.write(f"{exc.hint}\n")
             raise typer.Exit(USER_ERROR_EXIT) from None
 
 
@@ -78,7 +116,6 @@ app = typer.Typer(
     help="Tune multi-stage recommender configurations with agents and A/B tests.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 skills_app = typer.Typer(help="List, show, diff and roll back skills.", no_args_is_help=True)
 sim_app = typer.Typer(
@@ -91,6 +128,51 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", envvar="RECTUNE_WORKSPACE", help="Workspace directory.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+NoWaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-wait", help="Return once the A/B test is launched instead of waiting for it."
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from rectune import __version__
+
+        sys.stdout.write(f"rectune {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Tune multi-stage recommender configurations with agents and A/B tests."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[
+        min(verbose, 2)
+    ]
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("rectune").setLevel(level)
+
+
+class RoundError(Exception):
+    """An error inside a round that already has a thread: reported with how to continue."""
+
+    def __init__(self, cause: Exception, thread_id: str, workspace: Path) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.hint = (
+            "the round keeps its last checkpoint; after fixing this, continue it with: "
+            f"rectune resume {thread_id} --workspace {workspace}"
+        )
 
 
 def _console() -> Any:
@@ -129,25 +211,26 @@ def init(
 
 def _need_workspace(workspace: Path) -> None:
     """Refuse a folder that is not a workspace, instead of reporting it as empty."""
-    from rectune.workspace import SETTINGS_FILE
+    from rectune.workspace import require_workspace
 
-    if not (workspace / SETTINGS_FILE).is_file():
-        raise UserError(
-            f"{workspace} is not a rectune workspace (no {SETTINGS_FILE}); "
-            f"create one with: rectune init {workspace}"
-        )
+    require_workspace(workspace)
 
 
 def _require_skill(workspace: Path, task: str) -> None:
     """Fail early, with the known names, when `task` is not a skill of the workspace."""
     from rectune.skillhub.hub import SkillHub
+    from rectune.workspace import Workspace
 
-    if (workspace / "skills").is_dir():
-        SkillHub.in_workspace(workspace, install=False).get(task)
-    else:
-        from rectune.skillhub.hub import shipped_skills_dir
+    SkillHub(Workspace(workspace).skills).get(task)
 
-        SkillHub(shipped_skills_dir()).get(task)
+
+def _platform_arg(platform: str | None) -> str | None:
+    """A ``files:DIR`` typed in a shell is relative to the shell's folder: make it absolute
+    (the API then anchors it to the workspace when it lies inside)."""
+    if platform is None or not platform.startswith("files:"):
+        return platform
+    folder = Path(platform.removeprefix("files:")).expanduser()
+    return f"files:{folder.resolve()}"
 
 
 # ------------------------------------------------------------------ rounds
@@ -178,6 +261,12 @@ def _options(
     return out
 
 
+def _model_arg(model: str | None) -> dict[str, Any]:
+    if model is None:
+        return {}
+    return {"model": None if model == "offline" else model}
+
+
 @app.command()
 def run(
     task: Annotated[str, typer.Argument(help="Skill to tune, e.g. value_fusion.")],
@@ -197,25 +286,36 @@ def run(
     days: Annotated[int | None, typer.Option(help="A/B duration in days.")] = None,
     traffic: Annotated[float | None, typer.Option(help="Traffic fraction per arm.")] = None,
     single_agent: Annotated[bool, typer.Option(help="Ablation: no Critic selection.")] = False,
+    no_wait: NoWaitOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run tuning rounds; without --yes, stop at the approval and say how to continue."""
-    from rectune.api import run_round
+    from rectune.api import new_thread_id, run_round
     from rectune.cli_view import RoundProgress, print_round
 
     if rounds < 1:
         raise UserError(f"--rounds {rounds}: must be at least 1")
+    _need_workspace(workspace)
     _require_skill(workspace, task)
     opts = _options(proposals, arms, steer, seed, days, traffic, single_agent)
-    kwargs: dict[str, Any] = {"workspace": workspace, "approve": yes, **opts}
-    if model is not None:
-        kwargs["model"] = None if model == "offline" else model
+    kwargs: dict[str, Any] = {"workspace": workspace, "approve": yes, "wait": not no_wait, **opts}
+    kwargs |= _model_arg(model)
     if platform is not None:
-        kwargs["platform"] = platform
+        kwargs["platform"] = _platform_arg(platform)
     reports = []
     for _ in range(rounds):
+        thread_id = new_thread_id(task)
         with RoundProgress(enabled=not as_json) as progress:
-            report = run_round(task, on_event=progress.event, **kwargs)
+            try:
+                report = run_round(task, thread_id=thread_id, on_event=progress.event, **kwargs)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                from rectune.workspace import Workspace
+
+                if Workspace(workspace).thread_file(thread_id).exists():
+                    raise RoundError(exc, thread_id, workspace) from exc
+                raise
         reports.append(report)
         if not as_json:
             print_round(report, workspace)
@@ -227,6 +327,17 @@ def run(
         raise typer.Exit(1)
 
 
+def _latest(workspace: Path, wanted: str, what: str) -> str:
+    from rectune.api import status
+
+    threads = status(workspace=workspace)
+    assert isinstance(threads, list)
+    found = [t for t in threads if t.status == wanted]
+    if not found:
+        raise UserError(f"no round {what} in workspace {workspace}")
+    return found[-1].thread_id
+
+
 @app.command()
 def approve(
     thread: Annotated[
@@ -236,6 +347,7 @@ def approve(
     approve_all: Annotated[bool, typer.Option("--all", help="Approve every candidate.")] = False,
     reject_all: Annotated[bool, typer.Option("--reject", help="Reject every candidate.")] = False,
     decisions: Annotated[str | None, typer.Option(help="Answer as JSON (scripting).")] = None,
+    no_wait: NoWaitOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Review the candidates of a round in the terminal, then resume it."""
@@ -244,13 +356,7 @@ def approve(
     from rectune.cli_review import interactive_review
     from rectune.cli_view import RoundProgress, print_round
 
-    if thread is None:
-        threads = status(workspace=workspace)
-        assert isinstance(threads, list)
-        waiting = [t for t in threads if t.status == "awaiting_approval"]
-        if not waiting:
-            raise UserError(f"no round awaits approval in workspace {workspace}")
-        thread = waiting[-1].thread_id
+    thread = thread or _latest(workspace, "awaiting_approval", "awaits approval")
     report = status(thread, workspace=workspace)
     assert not isinstance(report, list)
     if report.status != "awaiting_approval" or report.pending is None:
@@ -276,7 +382,17 @@ def approve(
             Console(stderr=True).print("Nothing decided; the round still awaits approval.")
             return
     with RoundProgress(enabled=not as_json) as progress:
-        final = resume(thread, answer, workspace=workspace, on_event=progress.event)
+        try:
+            final = resume(
+                thread, answer, workspace=workspace, wait=not no_wait, on_event=progress.event
+            )
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            raise RoundError(exc, thread, workspace) from exc
+    if final.status == "awaiting_approval" and final.pending and final.pending.get("errors"):
+        problems = "; ".join(str(e) for e in final.pending["errors"])
+        raise UserError(f"the answer was not accepted: {problems}")
     if as_json:
         _print_json(final.model_dump(mode="json"))
     else:
@@ -287,6 +403,13 @@ def approve(
 def resume_cmd(
     thread: Annotated[str, typer.Argument(help="Round thread to continue.")],
     workspace: WorkspaceOpt = Path("."),
+    model: Annotated[
+        str | None, typer.Option(help="Use this model from now on ('offline': the engine).")
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option(help="Use this platform ('sim' or 'files:DIR').")
+    ] = None,
+    no_wait: NoWaitOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Continue a round that is waiting for its A/B test or was interrupted."""
@@ -294,12 +417,58 @@ def resume_cmd(
     from rectune.api import resume
     from rectune.cli_view import RoundProgress, print_round
 
+    kwargs: dict[str, Any] = _model_arg(model)
+    if platform is not None:
+        kwargs["platform"] = _platform_arg(platform)
+    from rectune.api import status
+
+    status(thread, workspace=workspace)  # an unknown thread is a plain error, not a round's
     with RoundProgress(enabled=not as_json) as progress:
-        report = resume(thread, workspace=workspace, on_event=progress.event)
+        try:
+            report = resume(
+                thread, workspace=workspace, wait=not no_wait, on_event=progress.event, **kwargs
+            )
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            raise RoundError(exc, thread, workspace) from exc
     if as_json:
         _print_json(report.model_dump(mode="json"))
     else:
         print_round(report, workspace)
+
+
+@app.command(name="abort")
+def abort_cmd(
+    thread: Annotated[str, typer.Argument(help="Round thread to end.")],
+    workspace: WorkspaceOpt = Path("."),
+    reason: Annotated[str, typer.Option(help="Why (kept in the journal).")] = (
+        "aborted by a person"
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """End an unfinished round: stop its A/B test if it runs, record it as aborted."""
+    _need_workspace(workspace)
+    from rectune.api import abort
+
+    report = abort(thread, reason, workspace=workspace)
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+        return
+    _console().print(f"round {thread} ({report.task} round {report.round}) aborted: {reason}")
+
+
+@app.command(name="forget")
+def forget_cmd(
+    thread: Annotated[str, typer.Argument(help="Round thread to delete.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Delete a round's thread and checkpoints; the journal keeps what it recorded."""
+    _need_workspace(workspace)
+    from rectune.api import forget
+
+    forget(thread, workspace=workspace)
+    _console().print(f"round thread {thread} forgotten")
 
 
 @app.command(name="status")
@@ -345,6 +514,21 @@ def history(
 
 
 @app.command()
+def reindex(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Rebuild the retrieval index from the skills and the journal (it is derived data)."""
+    _need_workspace(workspace)
+    from rectune.memory.journal import Journal
+    from rectune.memory.retrieval import MemoryIndex
+    from rectune.skillhub.hub import SkillHub
+    from rectune.workspace import Workspace
+
+    ws = Workspace(workspace)
+    MemoryIndex.destroy(ws.index)
+    count = MemoryIndex(ws.index).rebuild(SkillHub(ws.skills), Journal(ws.journal))
+    _console().print(f"index rebuilt: {count} entries in {ws.index}")
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = Path(".rectune-demo"),
     rounds: Annotated[int, typer.Option(help="Rounds per task.")] = 3,
@@ -373,7 +557,8 @@ def skills_list(
     from rectune.skillhub.hub import SkillHub
 
     hub = SkillHub.in_workspace(workspace, install=False)
-    skills = hub.list(include_drafts=drafts)
+    skills, broken = hub.scan()
+    skills = [s for s in skills if drafts or s.status.value == "active"]
     rows: list[dict[str, Any]] = [
         {
             "name": s.name,
@@ -387,6 +572,10 @@ def skills_list(
         }
         for s in skills
     ]
+    rows += [
+        {"name": e.path.parent.name if e.path else "?", "status": "broken", "error": str(e)}
+        for e in broken
+    ]
     if as_json:
         _print_json(rows)
         return
@@ -394,6 +583,8 @@ def skills_list(
 
     table = Table("name", "stage", "version", "status", "primary", "rules", "parameters")
     for r in rows:
+        if r["status"] == "broken":
+            continue
         table.add_row(
             r["name"],
             r["stage"],
@@ -403,7 +594,10 @@ def skills_list(
             str(r["active_rules"]),
             ", ".join(r["parameters"]),
         )
-    _console().print(table)
+    con = _console()
+    con.print(table)
+    for e in broken:
+        con.print(f"[red]broken skill[/red] {e}")
 
 
 @skills_app.command("show")

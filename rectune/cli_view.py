@@ -21,8 +21,10 @@ PHASES = {
     "load_context": "loaded skill, memory and retrieval",
     "actor": "actor proposed",
     "critic": "critic reviewed",
+    "plan": "A/B test planned",
     "approve": "approval decided",
-    "online": "A/B test finished",
+    "launch": "A/B test launched",
+    "monitor": "A/B test checked",
     "record": "results recorded",
     "insight_task": "insight statistics",
     "insight_reduce": "cross-task insight",
@@ -86,6 +88,15 @@ class RoundProgress:
         if not self.enabled:
             return
         self._start()
+        if node == "waiting":
+            pause = float(data.get("next_poll_seconds") or 0)
+            if pause:
+                self.console.print(
+                    f"waiting for experiment {data.get('experiment_id')} on "
+                    f"{data.get('platform')}: next check in {pause:g}s; Ctrl-C stops, "
+                    f"rectune resume {data.get('thread_id')} continues"
+                )
+            return
         if node == "progress":
             if data.get("phase") == "ab_test":
                 total = max(1, int(data.get("days_total") or 1))
@@ -100,7 +111,7 @@ class RoundProgress:
         elif node == "critic" and "candidates" in data:
             detail = f": kept {len(data.get('candidates', []))}"
             self.arms = [c for c in data["candidates"] if isinstance(c, dict)]
-        elif node == "online" and isinstance(data.get("results"), dict):
+        elif node == "monitor" and isinstance(data.get("results"), dict):
             self._take_results(data["results"])
         self.progress.table = self._arms_table()
         self.progress.update(self.phase_task, advance=1, description=f"{label}{detail}")
@@ -181,8 +192,7 @@ def print_round(report: RoundReport, workspace: str | Path, console: Console | N
         rec = report.recommendation
         con.print(
             "Launch recommendation: "
-            f"[bold]{rec.get('candidate_id') or 'production (no change)'}[/bold] "
-            f"{rec.get('summary', '')}"
+            f"[bold]{rec.candidate_id or 'production (no change)'}[/bold] {rec.summary}"
         )
     for r in report.learned_rules:
         con.print(f"[green]learned rule[/green] {r.id}: {r.text}")
@@ -205,14 +215,13 @@ def _candidate_table(con: Console, rows: list[dict[str, Any]]) -> None:
         diff = "\n".join(
             f"{k}: {v['from']} -> {v['to']}" for k, v in r.get("diff_vs_baseline", {}).items()
         )
-        pred = r.get("predicted", {})
+        pred = r.get("prediction") or {}
         lines = [
-            f"{k.removeprefix('predicted_')}: {v}"
-            for k, v in pred.items()
-            if k.startswith("predicted_")
+            f"{k}: {v['mean']:+.2%} [{v['low']:+.2%}, {v['high']:+.2%}]"
+            for k, v in (pred.get("lifts") or {}).items()
         ]
-        if "breach_probability" in pred:
-            lines.insert(0, f"guardrail risk: {pred['breach_probability']}")
+        if pred:
+            lines.insert(0, f"guardrail risk: {float(pred.get('breach_probability', 0)):.0%}")
         table.add_row(
             str(n),
             r["id"],
@@ -241,7 +250,21 @@ def format_plan(plan: dict[str, Any]) -> str:
         if plan.get(k) is not None
     )
     text = "A/B plan: " + ", ".join(p for p in parts if p)
-    return text + (f" ({stats})" if stats else "")
+    text += f" ({stats})" if stats else ""
+    power = plan.get("power_analysis")
+    if isinstance(power, dict):
+        text += (
+            f"\n  {power['users_per_arm']:,} users per arm; planned power at the MDE "
+            f"{float(power['planned_power']):.0%}; detects {float(power['detectable_effect']):.2%}"
+        )
+        if not power.get("powered"):
+            need = f"{power['users_needed_per_arm']:,} users per arm"
+            if power.get("days_needed"):
+                need += f" or {power['days_needed']} days"
+            text += f"\n  UNDERPOWERED for the MDE: needs {need}"
+    if plan.get("note"):
+        text += f"\n  {plan['note']}"
+    return text
 
 
 def print_threads(threads: list[ThreadInfo], console: Console | None = None) -> None:

@@ -44,7 +44,11 @@ class Context:
     """
 
     workspace: str = field(
-        default=".", metadata=_desc("Workspace directory (skills, journal, index, checkpoints).")
+        default=".",
+        metadata=_desc(
+            "Workspace directory (skills, journal, index, checkpoints); create one with "
+            "`rectune init DIR`."
+        ),
     )
     model: str | None = field(
         default=None,
@@ -102,7 +106,11 @@ class Context:
         metadata=_desc("Free-text instruction from a person, carried into the Actor's prompt."),
     )
     platform: str = field(
-        default="sim", metadata=_desc("'sim' (embedded simulator) or 'files:DIR' (file hand-off).")
+        default="sim",
+        metadata=_desc(
+            "'sim' (embedded simulator) or 'files:DIR' (file hand-off; a relative DIR is "
+            "inside the workspace)."
+        ),
     )
     seed: int = field(
         default=0, metadata=_desc("Seed of the simulator world and of the engine's randomness.")
@@ -112,6 +120,13 @@ class Context:
         metadata=_desc(
             "Simulator only: virtual days that pass per status poll; "
             "0 runs a test to the end at once."
+        ),
+    )
+    poll_interval: float | None = field(
+        default=None,
+        metadata=_desc(
+            "Seconds between status polls while a caller waits for a running test; empty = "
+            "the platform's default (0 for the simulator, 60 for a file hand-off)."
         ),
     )
 
@@ -153,6 +168,10 @@ class Context:
             raise bad("platform", "'sim' or 'files:DIR'")
         if self.poll_days < 0:
             raise bad("poll_days", "an integer >= 0")
+        if self.poll_interval is not None and not self.poll_interval >= 0:
+            raise bad("poll_interval", "a number of seconds >= 0")
+        if not 0 <= self.seed < 2**32:
+            raise bad("seed", "an integer in [0, 2**32)")
         for role in ROLES:
             spec = self.model_for(role)
             if spec is not None and ":" not in spec and not spec.startswith("instance:"):

@@ -78,15 +78,14 @@ def run_demo(
                 ci = f"[{m.ci_low:+.2%}, {m.ci_high:+.2%}]"
                 best = f"{_short(top.candidate_id, task)}: {m.relative_lift:+.2%} {ci}"
             aborted = sum(1 for a in rep.results.arms if a.aborted)
-            rec = rep.recommendation or {}
-            rec_cfg = rec.get("config") or {}
+            rec = rep.recommendation
             table.add_row(
                 str(rep.round),
                 str(len(rep.results.arms)),
                 best,
                 str(aborted),
-                _short(rec.get("candidate_id"), task) or "keep production",
-                _oracle_primary(task, rec_cfg, prim_name, seed) if rec_cfg else "n/a",
+                (_short(rec.candidate_id, task) if rec else "") or "keep production",
+                _oracle_primary(task, rec.config, prim_name, seed) if rec else "n/a",
             )
         con.print(table)
     con.print(f"Workspace: {workspace}. Try: rectune history value_fusion -w {workspace}")

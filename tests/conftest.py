@@ -15,8 +15,8 @@ for _var in ("GOOGLE_API_KEY", "RECTUNE_MODEL", "RECTUNE_WORKSPACE"):
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 # Property tests must not fail because a shared machine is busy: no deadline, no health check
-# that measures speed, and a fixed example order so a CI failure reproduces. `HYPOTHESIS_PROFILE=dev`
-# restores Hypothesis' own randomised defaults for local exploration.
+# that measures speed, and a fixed example order so a CI failure reproduces.
+# `HYPOTHESIS_PROFILE=dev` restores Hypothesis' own randomised defaults for exploration.
 settings.register_profile(
     "ci",
     deadline=None,

@@ -1,9 +1,9 @@
 """The Actor: proposes candidate configurations as deltas over production.
 
-Offline it asks the optimization engine; with a model it asks the LLM too (structured output,
-falling back to the XML format) and the Critic later mixes both, with the LLM's share capped.
-When the engine's launch recommendation rests on weak evidence, the Actor also proposes to
-test it again (source "confirm"), which the Critic lets repeat a tested configuration.
+Offline it asks the engine (through the round policy, which also adds a confirmation draft
+when the launch advice rests on weak evidence); with a model it asks the LLM too (structured
+output, falling back to the XML format) and the Critic later mixes both, with the LLM's share
+capped.
 """
 
 from __future__ import annotations
@@ -16,58 +16,59 @@ from langgraph.types import Command
 
 from rectune.agents.models import usage_of, with_retry
 from rectune.agents.prompts import ACTOR_PROMPT
-from rectune.agents.proposals import (
-    ProposalBatch,
-    ProposalParseError,
-    RawProposal,
-    parse_xml_proposals,
-)
-from rectune.agents.services import services
+from rectune.agents.proposals import ProposalBatch, ProposalParseError, parse_xml_proposals
+from rectune.agents.runtime import chat_model, policy_settings
 from rectune.config import Context
-from rectune.graph.state import State
+from rectune.domain import Degradation, Draft
+from rectune.ports import observations_of, ports_for
+from rectune.round import policy
+from rectune.round.codec import RoundData, decode, encode
+from rectune.round.state import State
 
 __all__ = ["actor", "ask_llm_for_proposals"]
 
 
 def actor(state: State, runtime: Runtime[Context]) -> Command[Literal["critic"]]:
-    """Propose `proposals_per_round` candidates (engine, LLM, or both)."""
+    """Draft `proposals_per_round` candidates (engine, LLM, or both)."""
     ctx = runtime.context
-    svc = services(ctx)
-    skill = svc.skill(state["task"])
-    cands = svc.candidates(state["task"])
-    iteration = state.get("critic_iterations", 0)
-    n = ctx.proposals_per_round
-    seed = ctx.seed * 10_007 + state["round"] * 101 + iteration
-    proposals: list[RawProposal] = svc.engine_proposals(skill, cands, n, seed=seed)
-    if ctx.confirm_launch and ctx.arms_per_ab > 1:
-        confirm = svc.confirmation_proposal(skill, cands)
-        if confirm is not None:
-            proposals = [confirm, *proposals]
-    update: dict[str, Any] = {"critic_iterations": iteration + 1, "actor_error": None}
-    model = svc.model("actor")
+    ports = ports_for(ctx)
+    data = decode(state)
+    skill = ports.skills.get(data.task)
+    history, _ = observations_of(ports.journal.candidates(data.task))
+    iteration = data.critic_iterations
+    seed = policy.draft_seed(ctx.seed, data.round, iteration)
+    drafts = policy.draft(ports.engine(skill), history, policy_settings(ctx), seed=seed)
+    fields: dict[str, Any] = {"critic_iterations": iteration + 1, "actor_error": None}
+    model = chat_model(ctx, "actor")
     if model is not None:
-        prompt = ACTOR_PROMPT.format(
-            skill=state["prompt"]["skill"],
-            history=state["prompt"]["history"],
-            retrieved=state["prompt"]["retrieved"],
-            surrogate=state["prompt"]["surrogate"],
-            steering=state["prompt"]["steering"],
-            feedback="\n".join(f"- {f}" for f in state.get("critic_feedback", [])) or "(none)",
-            n=n,
-            round_no=state["round"],
-        )
-        llm_props, usage, error = ask_llm_for_proposals(model, prompt)
-        update["token_usage"] = usage
-        update["actor_error"] = error
-        proposals = llm_props + proposals
-    update["proposals"] = proposals
-    return Command(goto="critic", update=update)
+        llm_drafts, usage, error = ask_llm_for_proposals(model, _prompt(data, ctx))
+        fields |= {"token_usage": usage, "actor_error": error}
+        if error:
+            fields["degraded"] = [
+                Degradation(where="actor", what=f"{error}; the engine's drafts stand in")
+            ]
+        drafts = [*llm_drafts, *drafts]
+    return Command(goto="critic", update=encode(proposals=drafts, **fields))
+
+
+def _prompt(data: RoundData, ctx: Context) -> str:
+    p = data.prompt
+    return ACTOR_PROMPT.format(
+        skill=p.get("skill", ""),
+        history=p.get("history", ""),
+        retrieved=p.get("retrieved", ""),
+        surrogate=p.get("surrogate", ""),
+        steering=p.get("steering", "(none)"),
+        feedback="\n".join(f"- {f}" for f in data.critic_feedback) or "(none)",
+        n=ctx.proposals_per_round,
+        round_no=data.round,
+    )
 
 
 def ask_llm_for_proposals(
     model: Any, prompt: str
-) -> tuple[list[RawProposal], dict[str, int], str | None]:
-    """Ask the model; return (proposals, token usage, error or None).
+) -> tuple[list[Draft], dict[str, int], str | None]:
+    """Ask the model; return (drafts, token usage, error or None).
 
     Structured output is tried first; when the provider cannot do it, or returns None, the raw
     text is parsed as XML. An answer with no usable proposal is an error, never an empty list.
@@ -81,10 +82,13 @@ def ask_llm_for_proposals(
         usage = usage_of(raw)
         parsed = out.get("parsed")
         if isinstance(parsed, ProposalBatch) and parsed.proposals:
-            return parsed.to_raw("llm"), usage, None
+            return parsed.to_drafts("llm"), usage, None
         text = _text_of(raw)
     except NotImplementedError:
-        answer = with_retry(model).invoke(messages)
+        try:
+            answer = with_retry(model).invoke(messages)
+        except Exception as exc:  # provider errors after retries: the critic loop handles it
+            return [], usage, f"the model call failed: {type(exc).__name__}: {exc}"
         usage = usage_of(answer)
         text = _text_of(answer)
     except Exception as exc:  # provider errors after retries: the critic loop handles it
@@ -92,7 +96,7 @@ def ask_llm_for_proposals(
     try:
         return parse_xml_proposals(text, "llm"), usage, None
     except ProposalParseError as exc:
-        return [], usage, f"the model's answer could not be parsed: {exc}"
+        return [], usage, f"the model's answer was discarded: {exc}"
 
 
 def _text_of(message: Any) -> str:

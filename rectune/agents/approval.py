@@ -1,16 +1,21 @@
-"""Human approval: the payload shown at the interrupt and the decisions that resume it."""
+"""Human approval: the payload shown at the interrupt and the answer that resumes it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from rectune.domain import (
+    ABPlan,
     Candidate,
     CandidateStatus,
     ConfigError,
+    Decision,
+    Degradation,
     RuleConstraint,
     SearchSpace,
+    Verdict,
     apply_delta,
     config_diff,
 )
@@ -18,6 +23,7 @@ from rectune.domain import (
 __all__ = ["ApprovalOutcome", "apply_decisions", "approval_payload", "describe_answer"]
 
 ACTIONS = ("approve", "reject", "edit")
+PLAN_FIELDS = ("days", "traffic_per_arm")
 
 
 def describe_answer() -> dict[str, Any]:
@@ -33,7 +39,8 @@ def describe_answer() -> dict[str, Any]:
                     "delta": {"<param>": "<new value> (edit only)"},
                     "note": "optional",
                 }
-            ]
+            ],
+            "plan": {"days": "<int, optional>", "traffic_per_arm": "<fraction, optional>"},
         },
         "note": "candidates left out of 'decisions' are rejected",
     }
@@ -43,50 +50,83 @@ def approval_payload(
     *,
     task: str,
     round_no: int,
-    candidates: Sequence[Mapping[str, Any]],
+    candidates: Sequence[Candidate],
+    verdicts: Sequence[Verdict],
     baseline: Mapping[str, Any],
-    ab_plan: Mapping[str, Any],
+    plan: ABPlan,
+    model_error: str | None = None,
+    degraded: Sequence[Degradation] = (),
     errors: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The JSON payload of the approval interrupt."""
+    """The JSON payload of the approval interrupt: what is proposed, what was dropped and
+    why, and the A/B plan that will launch."""
     rows = []
     for c in candidates:
-        diff = {
-            k: {"from": baseline.get(k), "to": v}
-            for k, v in c["config"].items()
-            if baseline.get(k) != v
-        }
         rows.append(
             {
-                "id": c["id"],
-                "delta": c["delta"],
-                "diff_vs_baseline": diff,
-                "hypothesis": c.get("hypothesis", ""),
-                "explanation": c.get("explanation", ""),
-                "critic_justification": c.get("critic_justification", ""),
-                "predicted": c.get("checks", {}),
-                "source": c.get("source", ""),
+                "id": c.id,
+                "delta": c.delta,
+                "diff_vs_baseline": {
+                    k: {"from": baseline.get(k), "to": v}
+                    for k, v in c.config.items()
+                    if baseline.get(k) != v
+                },
+                "hypothesis": c.hypothesis,
+                "explanation": c.explanation,
+                "critic_justification": c.critic_justification,
+                "prediction": c.prediction.model_dump(mode="json") if c.prediction else None,
+                "notes": c.checks.get("notes", ""),
+                "source": c.source,
             }
         )
+    dropped = [
+        {"index": v.index, "source": v.source, "delta": v.delta, "reasons": v.reasons}
+        for v in verdicts
+        if not v.selected and v.reasons
+    ]
     return {
         "kind": "approval",
         "task": task,
         "round": round_no,
         "candidates": rows,
-        "ab_plan": dict(ab_plan),
+        "dropped": dropped,
+        "model_answer_discarded": model_error,
+        "degraded": [str(d) for d in degraded],
+        "ab_plan": plan.model_dump(mode="json"),
         "errors": list(errors),
         "how_to_answer": describe_answer(),
     }
 
 
+@dataclass
 class ApprovalOutcome:
-    """The result of applying a person's answer."""
+    """The result of applying an answer: decided candidates, decisions, plan changes, errors."""
 
-    def __init__(self) -> None:
-        self.approved: list[Candidate] = []
-        self.rejected: list[Candidate] = []
-        self.decisions: list[dict[str, Any]] = []
-        self.errors: list[str] = []
+    approved: list[Candidate] = field(default_factory=list)
+    rejected: list[Candidate] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    plan_changes: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def _plan_changes(raw: Any, out: ApprovalOutcome) -> None:
+    if raw is None:
+        return
+    if not isinstance(raw, Mapping):
+        out.errors.append("'plan' must be an object with 'days' and/or 'traffic_per_arm'")
+        return
+    for key, value in raw.items():
+        if key not in PLAN_FIELDS:
+            out.errors.append(f"plan field {key!r} cannot be changed; allowed: {list(PLAN_FIELDS)}")
+        elif key == "days" and not (isinstance(value, int) and not isinstance(value, bool)
+                                    and value >= 1):
+            out.errors.append(f"plan days={value!r}: allowed: an integer >= 1")
+        elif key == "traffic_per_arm" and not (
+            isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 0.5
+        ):
+            out.errors.append(f"plan traffic_per_arm={value!r}: allowed: a fraction in (0, 0.5]")
+        else:
+            out.plan_changes[key] = value
 
 
 def apply_decisions(
@@ -96,6 +136,7 @@ def apply_decisions(
     space: SearchSpace,
     baseline: Mapping[str, Any],
     constraints: Sequence[RuleConstraint] = (),
+    by: Literal["reviewer", "auto"] = "reviewer",
 ) -> ApprovalOutcome:
     """Apply an approval answer to the candidates.
 
@@ -120,6 +161,7 @@ def apply_decisions(
             return out
     elif isinstance(answer, Mapping) and isinstance(answer.get("decisions"), list):
         items = list(answer["decisions"])
+        _plan_changes(answer.get("plan"), out)
     else:
         out.errors.append("answer must be 'approve', 'reject' or {'decisions': [...]}")
         return out
@@ -146,10 +188,11 @@ def apply_decisions(
         note = str(item.get("note", ""))
         if action == "reject":
             out.rejected.append(
-                cand.transition(CandidateStatus.REJECTED, note or "rejected by reviewer")
+                cand.transition(CandidateStatus.REJECTED, note or f"rejected by {by}")
             )
-            out.decisions.append({"id": cid, "action": "reject", "note": note})
+            out.decisions.append(Decision(id=cid, action="reject", note=note, by=by))
             continue
+        edit_delta = None
         if action == "edit":
             edit = item.get("delta")
             if not isinstance(edit, Mapping) or not edit:
@@ -160,12 +203,19 @@ def apply_decisions(
             except ConfigError as exc:
                 out.errors.append(f"candidate {cid}: {exc}")
                 continue
+            edit_delta = config_diff(cand.config, config)
             broken = [str(r) for r in constraints if not r.satisfied(config)]
+            changes = ", ".join(f"{k}={v}" for k, v in edit_delta.items())
             cand = cand.model_copy(
                 update={
                     "config": config,
                     "delta": config_diff(dict(baseline), config),
                     "source": f"{cand.source}+human-edit",
+                    "edited": True,
+                    "hypothesis": f"[edited by the reviewer: {changes}; the text below was "
+                    f"written for the proposal before the edit] {cand.hypothesis}",
+                    # The prediction was for the configuration before the edit.
+                    "prediction": None,
                     "checks": {
                         **cand.checks,
                         **({"rule_override": "; ".join(broken)} if broken else {}),
@@ -173,18 +223,13 @@ def apply_decisions(
                 }
             )
         out.approved.append(
-            cand.transition(CandidateStatus.APPROVED, note or f"{action}d by reviewer")
+            cand.transition(CandidateStatus.APPROVED, note or f"{action}d by {by}")
         )
-        out.decisions.append(
-            {
-                "id": cid,
-                "action": action,
-                "note": note,
-                **({"delta": dict(item["delta"])} if action == "edit" else {}),
-            }
-        )
+        out.decisions.append(Decision(id=cid, action=action, note=note, delta=edit_delta, by=by))
+    position = {c.id: i for i, c in enumerate(candidates)}
+    out.approved.sort(key=lambda c: position[c.id])
     for c in candidates:
         if c.id not in seen and not out.errors:
             out.rejected.append(c.transition(CandidateStatus.REJECTED, "not selected by reviewer"))
-            out.decisions.append({"id": c.id, "action": "reject", "note": "not selected"})
+            out.decisions.append(Decision(id=c.id, action="reject", note="not selected", by=by))
     return out

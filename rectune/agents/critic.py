@@ -1,15 +1,16 @@
 """The Critic: code checks, surrogate risk, then the selection of K diverse candidates.
 
-When fewer than K proposals survive, the Actor gets the reasons and tries again, up to
-``Context.critic_loop_cap`` passes; at the cap the round goes on with what survived, or ends
-with a clear error (recorded in the journal) and nothing launched when nothing did.
+The round policy (`rectune.round.policy`) does the checking and the selection; a configured
+model may reorder the survivors. When fewer than K survive, the Actor gets the reasons and
+tries again, up to ``Context.critic_loop_cap`` passes; at the cap the round goes on with what
+survived, or ends with a clear error (recorded in the journal) and nothing launched.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage
@@ -17,14 +18,15 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from rectune.agents.checks import Verdict, check_proposals
 from rectune.agents.models import usage_of, with_retry
 from rectune.agents.prompts import CRITIC_PROMPT
-from rectune.agents.services import Services, services
+from rectune.agents.runtime import chat_model, policy_settings
 from rectune.config import Context
-from rectune.domain import Candidate
-from rectune.graph.state import State
-from rectune.skillhub.model import Skill
+from rectune.domain import Candidate, Degradation, Verdict
+from rectune.ports import observations_of, ports_for
+from rectune.round import policy
+from rectune.round.codec import RoundData, decode, encode
+from rectune.round.state import State
 
 __all__ = ["Critique", "critic"]
 
@@ -45,161 +47,106 @@ class Critique(BaseModel):
 
 def critic(
     state: State, runtime: Runtime[Context]
-) -> Command[Literal["actor", "approve", "record"]]:
+) -> Command[Literal["actor", "plan", "record"]]:
     """Check, assess and select; loop back to the Actor when too few survive."""
     ctx = runtime.context
-    svc = services(ctx)
-    task = state["task"]
-    skill = svc.skill(task)
-    cands = svc.candidates(task)
-    k = ctx.arms_per_ab
-    tested, failed = svc.tested_keys(skill, cands)
-    verdicts = check_proposals(
-        state.get("proposals", []), skill, tested_keys=tested, failed_keys=failed
+    ports = ports_for(ctx)
+    data = decode(state)
+    skill = ports.skills.get(data.task)
+    engine = ports.engine(skill)
+    cands = ports.journal.candidates(data.task)
+    history, _ = observations_of(cands)
+    settings = policy_settings(ctx)
+    tested, failed = policy.tested_keys(cands, skill.metrics, exclude_round=data.round)
+    verdicts = policy.review(
+        data.proposals, engine, history, settings, tested=tested, failed=failed
     )
-    valid = [v for v in verdicts if v["kept"]]
-    if valid and not ctx.single_agent:
-        # Before any A/B result the surrogate only knows its prior, whose breach probability
-        # grows with the distance from production; it is shown but does not veto.
-        evidence = svc.has_evidence(skill, cands)
-        for v, a in zip(valid, svc.assess(skill, cands, [v["config"] for v in valid]), strict=True):
-            v["predicted"] = a
-            if evidence and a["breach_probability"] > ctx.risk_threshold:
-                v["kept"] = False
-                v["reasons"].append(
-                    f"predicted guardrail-breach probability {a['breach_probability']:.0%} "
-                    f"exceeds the limit {ctx.risk_threshold:.0%}"
-                )
-        valid = [v for v in valid if v["kept"]]
-
-    update: dict[str, Any] = {"verdicts": verdicts}
-    if ctx.single_agent:
-        picks = [(v, "single-agent mode: taken in the Actor's order") for v in valid[:k]]
-    else:
-        picks, usage = _select(svc, skill, cands, state, valid, k, ctx.llm_share)
-        if usage:
-            update["token_usage"] = usage
-    iteration = state.get("critic_iterations", 1)
-    short = len(picks) < k or bool(state.get("actor_error"))
-    if short and iteration < ctx.critic_loop_cap:
-        update["critic_feedback"] = _feedback(verdicts, state.get("actor_error"), len(picks), k)
-        return Command(goto="actor", update=update)
+    fields: dict[str, Any] = {}
+    order: list[tuple[int, str]] = []
+    model = chat_model(ctx, "critic")
+    if model is not None and not settings.single_agent and any(v.kept for v in verdicts):
+        order, usage, failure = _llm_critique(model, data, verdicts, settings.arms)
+        fields["token_usage"] = usage
+        if failure:
+            fields["degraded"] = [Degradation(where="critic", what=failure)]
+    iteration = data.critic_iterations
+    last = iteration >= ctx.critic_loop_cap
+    verdicts, picks = policy.select(
+        verdicts, engine, history, settings, model_order=order, last_pass=last
+    )
+    fields["verdicts"] = verdicts
+    short = len(picks) < settings.arms or bool(data.actor_error)
+    if short and not last:
+        fields["critic_feedback"] = _feedback(verdicts, data.actor_error, len(picks), settings.arms)
+        return Command(goto="actor", update=encode(**fields))
     if not picks:
-        reason = state.get("actor_error") or "no proposal passed the checks"
-        update |= {
+        reason = data.actor_error or "no proposal passed the checks"
+        fields |= {
             "status": "failed",
             "candidates": [],
-            "error": f"round {state['round']}: nothing to launch after {iteration} "
-            f"actor/critic passes ({reason}); nothing was launched",
+            "error": f"round {data.round}: nothing to launch after {iteration} actor/critic "
+            f"passes ({reason}); nothing was launched",
         }
-        return Command(goto="record", update=update)
-
-    candidates = [
-        Candidate(
-            id=f"{task}-r{state['round']}-c{j + 1}",
-            task=task,
-            round=state["round"],
-            delta=v["delta"],
-            config=v["config"],
-            hypothesis=v["hypothesis"],
-            explanation=v["explanation"],
-            critic_justification=why,
-            source=v["source"],
-            checks=_checks(v),
-        )
-        for j, (v, why) in enumerate(picks)
-    ]
-    svc.upsert(task, candidates)
-    update["candidates"] = [c.model_dump(mode="json") for c in candidates]
-    for v, _ in picks:
-        v["selected"] = True
-    return Command(goto="approve", update=update)
+        return Command(goto="record", update=encode(**fields))
+    candidates = [_candidate(data, j, v) for j, v in enumerate(picks)]
+    ports.journal.propose(data.task, data.round, data.thread_id, candidates)
+    fields["candidates"] = candidates
+    return Command(goto="plan", update=encode(**fields))
 
 
-def _checks(v: Verdict) -> dict[str, str]:
-    out = {"code_checks": "passed"}
-    pred = v.get("predicted")
-    if pred:
-        out["breach_probability"] = f"{pred['breach_probability']:.3f}"
-        for metric, (mean, lo, hi) in pred.get("lifts", {}).items():
-            out[f"predicted_{metric}"] = f"{mean:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-    return out
+def _candidate(data: RoundData, j: int, v: Verdict) -> Candidate:
+    assert v.config is not None
+    checks = {"code_checks": "passed"}
+    if v.notes:
+        checks["notes"] = "; ".join(v.notes)
+    return Candidate(
+        id=f"{data.task}-r{data.round}-c{j + 1}",
+        task=data.task,
+        round=data.round,
+        delta=v.delta,
+        config=v.config,
+        hypothesis=v.draft.hypothesis,
+        explanation=v.draft.explanation,
+        critic_justification=v.justification,
+        source=v.source,
+        checks=checks,
+        prediction=v.prediction,
+    )
 
 
-def _feedback(verdicts: list[Verdict], actor_error: str | None, got: int, k: int) -> list[str]:
+def _feedback(
+    verdicts: Sequence[Verdict], actor_error: str | None, got: int, k: int
+) -> list[str]:
     lines = []
     if actor_error:
         lines.append(f"Your previous answer was unusable: {actor_error}")
     lines.append(f"Only {got} of the {k} needed proposals survived review.")
-    counts = Counter(r for v in verdicts for r in v["reasons"])
+    counts = Counter(r for v in verdicts for r in v.reasons)
     for reason, n in counts.most_common(8):
         lines.append(f"{n} proposal(s) rejected: {reason}")
     return lines
 
 
-def _select(
-    svc: Services,
-    skill: Skill,
-    cands: list[Candidate],
-    state: State,
-    valid: list[Verdict],
-    k: int,
-    llm_share: float,
-) -> tuple[list[tuple[Verdict, str]], dict[str, int]]:
-    """Engine ranking always; the LLM critique reorders when a model is configured."""
-    if not valid:
-        return [], {}
-    # A confirmation arm re-tests the launch candidate; the surrogate critic would refuse it as
-    # a repeat, so it is placed first and the rest is ranked without it.
-    confirm = [v for v in valid if v["source"] == "confirm"][:1] if k > 1 else []
-    fresh = [v for v in valid if v["source"] != "confirm"]
-    if not fresh:
-        return [(v, "confirmation of the launch candidate") for v in confirm], {}
-    ranked = svc.rank(skill, cands, [v["config"] for v in fresh], len(fresh))
-    engine_order = [(fresh[i], why) for i, why in ranked]
-    model = svc.model("critic")
-    usage: dict[str, int] = {}
-    order = engine_order
-    if model is not None:
-        llm_order, usage = _llm_critique(model, state, fresh, k)
-        if llm_order:
-            chosen = {id(v) for v, _ in llm_order}
-            order = llm_order + [(v, w) for v, w in engine_order if id(v) not in chosen]
-    cap = max(0, math.floor(llm_share * k + 1e-9))
-    picks: list[tuple[Verdict, str]] = [
-        (v, "confirmation: re-test the launch candidate before anything ships") for v in confirm
-    ]
-    llm_taken = 0
-    for v, why in order:
-        if len(picks) == k:
-            break
-        if v["source"] == "llm":
-            if llm_taken >= cap:
-                v["reasons"].append(f"not selected: LLM share cap ({cap} of {k} arms) reached")
-                continue
-            llm_taken += 1
-        picks.append((v, why))
-    return picks, usage
-
-
 def _llm_critique(
-    model: Any, state: State, valid: list[Verdict], k: int
-) -> tuple[list[tuple[Verdict, str]], dict[str, int]]:
+    model: Any, data: RoundData, verdicts: Sequence[Verdict], k: int
+) -> tuple[list[tuple[int, str]], dict[str, int], str | None]:
+    """The model's order of the kept drafts as (draft index, justification)."""
+    kept = [v for v in verdicts if v.kept]
     listing = "\n".join(
         json.dumps(
             {
                 "index": i,
-                "source": v["source"],
-                "delta": v["delta"],
-                "hypothesis": v["hypothesis"][:500],
-                "prediction": v.get("predicted", {}),
+                "source": v.source,
+                "delta": v.delta,
+                "hypothesis": v.draft.hypothesis[:500],
+                "prediction": v.prediction.model_dump(mode="json") if v.prediction else {},
             }
         )
-        for i, v in enumerate(valid)
+        for i, v in enumerate(kept)
     )
     prompt = CRITIC_PROMPT.format(
-        skill=state["prompt"]["skill"],
-        history=state["prompt"]["history"],
+        skill=data.prompt.get("skill", ""),
+        history=data.prompt.get("history", ""),
         proposals=listing,
         k=k,
     )
@@ -207,16 +154,16 @@ def _llm_critique(
         out = with_retry(model.with_structured_output(Critique, include_raw=True)).invoke(
             [HumanMessage(content=prompt)]
         )
-    except Exception:  # a failed critique falls back to the engine's ranking
-        return [], {}
+    except Exception as exc:  # a failed critique falls back to the engine's ranking
+        return [], {}, f"the model's critique failed ({type(exc).__name__}); engine order used"
     usage = usage_of(out.get("raw"))
     parsed = out.get("parsed")
     if not isinstance(parsed, Critique):
-        return [], usage
-    picks: list[tuple[Verdict, str]] = []
+        return [], usage, "the model's critique could not be parsed; engine order used"
+    order: list[tuple[int, str]] = []
     used: set[int] = set()
     for p in parsed.selected:
-        if 0 <= p.index < len(valid) and p.index not in used:
+        if 0 <= p.index < len(kept) and p.index not in used:
             used.add(p.index)
-            picks.append((valid[p.index], p.justification.strip() or "selected by the critic"))
-    return picks, usage
+            order.append((kept[p.index].index, p.justification.strip() or "selected by the critic"))
+    return order, usage, None

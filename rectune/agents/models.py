@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.exceptions import (
+    ModelAPIError,
+    ModelConnectionError,
+    ModelRateLimitError,
+    ModelTimeoutError,
+)
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
 
 from rectune.domain.errors import RecTuneError
 
-__all__ = ["ModelLike", "TokenUsage", "resolve_model", "usage_of"]
+__all__ = [
+    "TRANSIENT_ERRORS",
+    "ModelLike",
+    "TokenUsage",
+    "resolve_model",
+    "usage_of",
+    "with_retry",
+]
 
 ModelLike = str | BaseChatModel | None
 """What a caller may pass as a model: ``"provider:model"``, an instance, or None (offline)."""
@@ -18,6 +31,17 @@ ModelLike = str | BaseChatModel | None
 TokenUsage = dict[str, int]
 
 RETRIES = 3
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ModelRateLimitError,
+    ModelConnectionError,
+    ModelTimeoutError,
+    ModelAPIError,
+    TimeoutError,
+    ConnectionError,
+)
+"""Errors worth retrying: rate limits, timeouts, unreachable or failing servers. An
+authentication or validation error fails at once: the same request would fail again."""
 
 
 def resolve_model(model: ModelLike) -> BaseChatModel | None:
@@ -45,8 +69,12 @@ def resolve_model(model: ModelLike) -> BaseChatModel | None:
 
 
 def with_retry(runnable: Runnable[Any, Any]) -> Runnable[Any, Any]:
-    """Bounded retries with jitter on every model call."""
-    return runnable.with_retry(stop_after_attempt=RETRIES, wait_exponential_jitter=True)
+    """Bounded retries with jitter on every model call, for transient errors only."""
+    return runnable.with_retry(
+        retry_if_exception_type=TRANSIENT_ERRORS,
+        stop_after_attempt=RETRIES,
+        wait_exponential_jitter=True,
+    )
 
 
 def usage_of(message: object) -> TokenUsage:
@@ -61,7 +89,3 @@ def usage_of(message: object) -> TokenUsage:
     }
 
 
-def add_usage(total: TokenUsage, more: TokenUsage) -> TokenUsage:
-    """Sum two usage records."""
-    keys = set(total) | set(more)
-    return {k: total.get(k, 0) + more.get(k, 0) for k in keys}

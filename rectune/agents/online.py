@@ -1,106 +1,102 @@
-"""The Online agent: render config files, plan and launch the A/B test, watch it, collect.
+"""The Online agent: launch the approved plan, watch the test, collect its results.
 
-The launch is idempotent (key = thread + task + round), so re-running this node after a crash
-or a resume finds the same experiment instead of creating a second one. While the platform
-reports the test as running, the node pauses the graph in a *waiting* interrupt; resuming polls
-again.
+Three steps, so that every side effect happens once per step that checkpoints it:
+
+* `launch` builds the experiment from the stored plan (each arm with its platform config file
+  rendered from the skill's template), launches it under the round's idempotency key (thread
+  + task + round: a re-run finds the same experiment instead of starting a second one) and
+  marks the candidates live;
+* `monitor` asks the platform for the status exactly once; a finished test's results are
+  collected and the round moves on to `record`;
+* `wait` pauses the graph in a *waiting* interrupt; resuming it goes back to `monitor` for
+  the next poll. A resume therefore polls once, never replaying earlier polls.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from langgraph.config import get_config, get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from rectune.agents.approve import approved_candidates
-from rectune.agents.platform_tools import platform_tools
-from rectune.agents.services import services
+from rectune.agents.runtime import idempotency_key, progress
 from rectune.config import Context
-from rectune.domain import ArmSpec, CandidateStatus, ExperimentSpec, ExperimentState
-from rectune.graph.state import State
+from rectune.domain import ExperimentState
+from rectune.ports import ports_for
+from rectune.round.codec import decode, encode
+from rectune.round.state import State
+from rectune.workspace import Workspace
 
-__all__ = ["idempotency_key", "online"]
-
-
-def idempotency_key(thread_id: str, task: str, round_no: int) -> str:
-    """The launch key of a round: one experiment per thread, task and round."""
-    return f"{thread_id}:{task}:r{round_no}"
+__all__ = ["launch", "monitor", "wait"]
 
 
-def online(state: State, runtime: Runtime[Context]) -> Command[Literal["record"]]:
-    """Launch (once), wait while running, collect results."""
+def launch(state: State, runtime: Runtime[Context]) -> Command[Literal["monitor"]]:
+    """Launch exactly the stored plan (once), write the rendered files, mark arms live."""
     ctx = runtime.context
-    svc = services(ctx)
-    task = state["task"]
-    skill = svc.skill(task)
-    approved = approved_candidates(state)
-    plan = svc.ab_plan(skill, len(approved))
-    traffic = plan["traffic_per_arm"]
-    spec = ExperimentSpec(
-        task=task,
-        control=ArmSpec(name="control", config=dict(skill.baseline), traffic=traffic),
-        treatments=[
-            ArmSpec(name=f"arm{i + 1}", config=c.config, traffic=traffic, candidate_id=c.id)
-            for i, c in enumerate(approved)
-        ],
-        days=plan["days"],
-        metrics=[m.name for m in skill.metrics],
+    ports = ports_for(ctx)
+    data = decode(state)
+    assert data.plan is not None, "a launch needs the approved plan"
+    skill = ports.skills.get(data.task)
+    platform = ports.platform
+    spec = data.experiment or platform.spec(
+        skill, data.approved, data.plan, description=_description(ctx, data.task, data.round,
+                                                                  data.thread_id)
     )
-    rendered = {
-        arm.name: svc.render(skill, arm.name, arm.config, state["round"]) for arm in spec.arms
-    }
-    tools = platform_tools(svc.platform())
-    thread_id = str(get_config().get("configurable", {}).get("thread_id", "no-thread"))
-    key = idempotency_key(thread_id, task, state["round"])
-    experiment_id = str(
-        tools["launch_experiment"].invoke(
-            {"spec": spec.model_dump(mode="json"), "idempotency_key": key}
-        )
-    )
-    live = [
-        c if c.status is CandidateStatus.LIVE else c.transition(CandidateStatus.LIVE, experiment_id)
-        for c in approved
-    ]
-    svc.upsert(task, [c.model_copy(update={"experiment_id": experiment_id}) for c in live])
-    writer = _writer()
-    while True:
-        st = tools["experiment_status"].invoke({"experiment_id": experiment_id})
-        writer(
-            {
-                "phase": "ab_test",
-                "experiment_id": experiment_id,
-                "days_run": st["days_run"],
-                "days_total": st["days_total"],
-                "state": st["state"],
-            }
-        )
-        if st["state"] != ExperimentState.RUNNING.value:
-            break
-        interrupt(
-            {
-                "kind": "waiting",
-                "experiment_id": experiment_id,
-                "days_run": st["days_run"],
-                "days_total": st["days_total"],
-                "message": "the A/B test is still running; resume to check it again",
-            }
-        )
-    results = tools["experiment_results"].invoke({"experiment_id": experiment_id})
+    key = idempotency_key(data.thread_id, data.task, data.round)
+    experiment_id = platform.launch(spec, key)
+    rendered = platform.write_rendered(spec, experiment_id, data.round)
+    ports.journal.mark_live(data.task, [c.id for c in data.approved], experiment_id)
+    progress()({"phase": "launched", "experiment_id": experiment_id, "days_total": spec.days})
     return Command(
-        goto="record",
-        update={
-            "experiment": spec.model_dump(mode="json"),
-            "experiment_id": experiment_id,
-            "rendered_files": rendered,
-            "results": results,
-        },
+        goto="monitor",
+        update=encode(experiment=spec, experiment_id=experiment_id, rendered_files=rendered),
     )
 
 
-def _writer() -> Any:
-    try:
-        return get_stream_writer()
-    except Exception:  # outside a streaming run there is nobody to tell
-        return lambda _chunk: None
+def monitor(state: State, runtime: Runtime[Context]) -> Command[Literal["wait", "record"]]:
+    """One status poll; collect the results once the test has finished."""
+    ports = ports_for(runtime.context)
+    data = decode(state)
+    assert data.experiment_id is not None, "monitor runs after launch"
+    status = ports.platform.status(data.experiment_id)
+    progress()(
+        {
+            "phase": "ab_test",
+            "experiment_id": data.experiment_id,
+            "days_run": status.days_run,
+            "days_total": status.days_total,
+            "state": status.state.value,
+        }
+    )
+    if status.state is ExperimentState.RUNNING:
+        return Command(goto="wait", update=encode(progress=status))
+    results = ports.platform.results(data.experiment_id)
+    return Command(goto="record", update=encode(progress=status, results=results))
+
+
+def wait(state: State, runtime: Runtime[Context]) -> Command[Literal["monitor"]]:
+    """Pause until someone resumes the round; then poll again."""
+    ctx = runtime.context
+    data = decode(state)
+    st = data.progress
+    interrupt(
+        {
+            "kind": "waiting",
+            "task": data.task,
+            "round": data.round,
+            "experiment_id": data.experiment_id,
+            "days_run": st.days_run if st else 0,
+            "days_total": st.days_total if st else 0,
+            "platform": ctx.platform,
+            "message": "the A/B test is still running; resume the round to check it again",
+        }
+    )
+    return Command(goto="monitor")
+
+
+def _description(ctx: Context, task: str, round_no: int, thread_id: str) -> str:
+    ws = Workspace(ctx.workspace).root.resolve()
+    return (
+        f"rectune round {round_no} of task {task} (thread {thread_id}). When the results "
+        f"are in, continue the round with: rectune resume {thread_id} --workspace {ws}"
+    )

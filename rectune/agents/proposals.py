@@ -1,7 +1,7 @@
 """Parsing the Actor's answers: structured output first, the XML proposal format as fallback.
 
 Parsing never validates values against the search space (the Critic's code checks do that);
-it only turns text into raw proposals or says precisely why it could not.
+it only turns text into `Draft`s or says precisely why it could not.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from rectune.domain import Draft
 from rectune.domain.errors import RecTuneError
 
 __all__ = [
@@ -19,12 +20,8 @@ __all__ = [
     "ProposalBatch",
     "ProposalOut",
     "ProposalParseError",
-    "RawProposal",
     "parse_xml_proposals",
 ]
-
-RawProposal = dict[str, Any]
-"""A proposal before validation: ``{"hypothesis", "explanation", "delta", "source"}``."""
 
 
 class ProposalParseError(RecTuneError):
@@ -52,22 +49,17 @@ class ProposalBatch(BaseModel):
 
     proposals: list[ProposalOut]
 
-    def to_raw(self, source: str = "llm") -> list[RawProposal]:
-        """Raw proposals with deltas as dicts (ints kept as ints when integral)."""
-        out: list[RawProposal] = []
-        for p in self.proposals:
-            delta: dict[str, Any] = {}
-            for ch in p.changes:
-                delta[ch.name] = _number_or_text(ch.value)
-            out.append(
-                {
-                    "hypothesis": p.hypothesis,
-                    "explanation": p.explanation,
-                    "delta": delta,
-                    "source": source,
-                }
+    def to_drafts(self, source: str = "llm") -> list[Draft]:
+        """Drafts with deltas as dicts (ints kept as ints when integral)."""
+        return [
+            Draft(
+                hypothesis=p.hypothesis,
+                explanation=p.explanation,
+                delta={ch.name: _number_or_text(ch.value) for ch in p.changes},
+                source=source,
             )
-        return out
+            for p in self.proposals
+        ]
 
 
 _BLOCK = re.compile(r"<proposal\b[^>]*>(.*?)</proposal\s*>", re.S | re.I)
@@ -92,7 +84,7 @@ def _number_or_text(value: Any) -> Any:
     return value
 
 
-def parse_xml_proposals(text: str, source: str = "llm") -> list[RawProposal]:
+def parse_xml_proposals(text: str, source: str = "llm") -> list[Draft]:
     """Parse the XML proposal format, tolerating code fences and surrounding prose.
 
     The format is::
@@ -108,13 +100,13 @@ def parse_xml_proposals(text: str, source: str = "llm") -> list[RawProposal]:
 
     Example:
         >>> parse_xml_proposals('<proposal><hypothesis>h</hypothesis>'
-        ...                     '<delta>{"a": 1.5}</delta></proposal>')[0]["delta"]
+        ...                     '<delta>{"a": 1.5}</delta></proposal>')[0].delta
         {'a': 1.5}
     """
     blocks = _BLOCK.findall(text or "")
     if not blocks:
         raise ProposalParseError("the answer contains no <proposal>...</proposal> block")
-    out: list[RawProposal] = []
+    out: list[Draft] = []
     problems: list[str] = []
     for i, block in enumerate(blocks, 1):
         delta: dict[str, Any] = {}
@@ -136,12 +128,12 @@ def parse_xml_proposals(text: str, source: str = "llm") -> list[RawProposal]:
             problems.append(f"proposal {i}: no <delta> or <param> changes")
             continue
         out.append(
-            {
-                "hypothesis": _tag(block, "hypothesis") or "",
-                "explanation": _tag(block, "explanation") or "",
-                "delta": delta,
-                "source": source,
-            }
+            Draft(
+                hypothesis=_tag(block, "hypothesis") or "",
+                explanation=_tag(block, "explanation") or "",
+                delta=delta,
+                source=source,
+            )
         )
     if not out:
         raise ProposalParseError("; ".join(problems))

@@ -6,6 +6,7 @@ configurations and deltas, candidates and their lifecycle, experiment specs and 
 
 from __future__ import annotations
 
+from rectune.domain.advice import LaunchAdvice
 from rectune.domain.candidates import Candidate, StatusChange, utcnow
 from rectune.domain.configs import Config, apply_delta, config_diff, config_key
 from rectune.domain.errors import ConfigError, LifecycleError, RecTuneError, SpecError
@@ -13,6 +14,7 @@ from rectune.domain.experiments import (
     SCHEMA_VERSION,
     ArmResult,
     ArmSpec,
+    ConfigFile,
     ExperimentResult,
     ExperimentSpec,
     ExperimentState,
@@ -29,11 +31,15 @@ from rectune.domain.parameters import (
     Scale,
     SearchSpace,
 )
+from rectune.domain.plans import ABPlan, DurationSource, PowerSummary
+from rectune.domain.review import Draft, Interval, Prediction, Verdict
+from rectune.domain.rounds import Decision, Degradation, RoundRecord, RoundStatus
 from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, RuleStatus
 from rectune.domain.verdicts import GuardrailOutcome, GuardrailVerdict, arm_guardrail_outcome
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ABPlan",
     "ArmResult",
     "ArmSpec",
     "Candidate",
@@ -41,8 +47,13 @@ __all__ = [
     "CategoricalParameter",
     "Config",
     "ConfigError",
+    "ConfigFile",
     "ConfigValue",
+    "Decision",
+    "Degradation",
     "Direction",
+    "Draft",
+    "DurationSource",
     "ExperimentResult",
     "ExperimentSpec",
     "ExperimentState",
@@ -50,13 +61,19 @@ __all__ = [
     "GuardrailOutcome",
     "GuardrailVerdict",
     "IntParameter",
+    "Interval",
+    "LaunchAdvice",
     "LearnedRule",
     "LifecycleError",
     "MetricResult",
     "MetricRole",
     "MetricSpec",
     "ParameterSpec",
+    "PowerSummary",
+    "Prediction",
     "RecTuneError",
+    "RoundRecord",
+    "RoundStatus",
     "RuleConstraint",
     "RuleEvidence",
     "RuleStatus",
@@ -64,6 +81,7 @@ __all__ = [
     "SearchSpace",
     "SpecError",
     "StatusChange",
+    "Verdict",
     "apply_delta",
     "arm_guardrail_outcome",
     "check_transition",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rectune.domain.configs import Config
 from rectune.domain.experiments import SCHEMA_VERSION, ArmResult
 from rectune.domain.lifecycle import CandidateStatus, check_transition
+from rectune.domain.review import Prediction
 
 __all__ = ["Candidate", "StatusChange", "utcnow"]
 
@@ -64,6 +65,10 @@ class Candidate(BaseModel):
     checks: dict[str, str] = Field(
         default_factory=dict, description="evaluation-check info: check name -> outcome"
     )
+    prediction: Prediction | None = Field(
+        default=None, description="the surrogate's forecast when the Critic selected it"
+    )
+    edited: bool = Field(default=False, description="a reviewer changed the configuration")
 
     def transition(self, new: CandidateStatus, note: str = "") -> Candidate:
         """A copy moved to `new`, or `LifecycleError` if the move is illegal."""

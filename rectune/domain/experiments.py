@@ -24,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ArmResult",
     "ArmSpec",
+    "ConfigFile",
     "ExperimentResult",
     "ExperimentSpec",
     "ExperimentState",
@@ -36,6 +37,27 @@ SCHEMA_VERSION: Final = 1
 """Version of the durable record formats; bumped on incompatible changes."""
 
 
+EXPERIMENT_ID_PLACEHOLDER: Final = "{{experiment_id}}"
+"""Left in a rendered config file for the platform to fill: the id exists only after launch."""
+
+
+class ConfigFile(BaseModel):
+    """An arm's configuration as the platform deploys it, rendered from the skill's template.
+
+    The text may contain `EXPERIMENT_ID_PLACEHOLDER`; a platform that deploys files replaces
+    it with the id it gives the experiment (see `with_experiment_id`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    content: str
+
+    def with_experiment_id(self, experiment_id: str) -> str:
+        """The file's text with the experiment id filled in."""
+        return self.content.replace(EXPERIMENT_ID_PLACEHOLDER, experiment_id)
+
+
 class ArmSpec(BaseModel):
     """One arm of an A/B test: a named configuration and its share of traffic."""
 
@@ -45,6 +67,9 @@ class ArmSpec(BaseModel):
     config: Config
     traffic: float = Field(gt=0.0, le=1.0, description="fraction of all users in this arm")
     candidate_id: str | None = None
+    config_file: ConfigFile | None = Field(
+        default=None, description="the platform's config file for this arm, when it has one"
+    )
 
 
 class ExperimentSpec(BaseModel):
@@ -72,6 +97,9 @@ class ExperimentSpec(BaseModel):
     days: int = Field(description="duration in days, at least 1")
     metrics: list[str] = Field(default_factory=list, description="metrics to report; empty = all")
     salt: str = Field(default="", description="randomization salt; empty = derived from the key")
+    description: str = Field(
+        default="", description="for the people running it: origin, thread, how to resume"
+    )
     metric_specs: list[MetricSpec] = Field(
         default_factory=list,
         description="roles, directions and guardrail thresholds to judge by; empty = names only",

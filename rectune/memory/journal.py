@@ -3,26 +3,36 @@
 Layout: ``<journal dir>/<task>.json`` (by convention ``<workspace>/journal``). Each write is a
 read-modify-write under a file lock, finished by an atomic replace, so concurrent writers never
 lose a record and a crash leaves either the old or the new file.
+
+Every write goes through a method of `Journal` that checks what it is asked to do: the task of
+each record, unique candidate ids, legal lifecycle moves, and that a round belongs to the
+thread that reserved it. The methods a round uses are idempotent, so a step that is re-run
+after a crash writes the same thing again instead of a duplicate.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rectune.domain.candidates import Candidate, utcnow
-from rectune.domain.errors import RecTuneError
-from rectune.domain.experiments import ExperimentResult, ExperimentState
-from rectune.domain.lifecycle import CandidateStatus
-from rectune.skillhub.atomic import atomic_write_text, remove_stale_temp_files
+from rectune.domain import (
+    Candidate,
+    CandidateStatus,
+    ExperimentResult,
+    ExperimentState,
+    RecTuneError,
+    RoundRecord,
+    RoundStatus,
+    utcnow,
+)
+from rectune.durable import LockTimeoutError, atomic_write_text, locked
 
 __all__ = [
     "JOURNAL_SCHEMA_VERSION",
@@ -34,7 +44,7 @@ __all__ = [
     "RoundRecord",
 ]
 
-JOURNAL_SCHEMA_VERSION: Literal[1] = 1
+JOURNAL_SCHEMA_VERSION: Literal[2] = 2
 _TASK = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -50,29 +60,12 @@ class JournalLockedError(JournalError):
     """Another process held the journal's lock for longer than the timeout."""
 
 
-class RoundRecord(BaseModel):
-    """What happened in one tuning round of a task."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    round: int = Field(ge=0)
-    started_at: datetime = Field(default_factory=utcnow)
-    finished_at: datetime | None = None
-    steering: str = ""
-    candidate_ids: list[str] = Field(default_factory=list)
-    experiment_id: str | None = None
-    token_usage: dict[str, int] = Field(
-        default_factory=dict, description="e.g. {'actor.input': 1200, 'actor.output': 300}"
-    )
-    notes: list[str] = Field(default_factory=list)
-
-
 class JournalDocument(BaseModel):
     """The whole journal of one task, exactly as stored on disk."""
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = JOURNAL_SCHEMA_VERSION
+    schema_version: Literal[2] = JOURNAL_SCHEMA_VERSION
     task: str
     updated_at: datetime = Field(default_factory=utcnow)
     candidates: list[Candidate] = Field(default_factory=list)
@@ -85,6 +78,37 @@ class JournalDocument(BaseModel):
             if c.id == candidate_id:
                 return i
         raise JournalError(f"journal {self.task!r}: no candidate {candidate_id!r}")
+
+    def round_record(self, round_no: int) -> RoundRecord | None:
+        """The record of round `round_no`, if any."""
+        return next((r for r in self.rounds if r.round == round_no), None)
+
+    def last_round(self) -> int:
+        """The highest round number used by a record or a candidate (0 when none)."""
+        used = [r.round for r in self.rounds] + [c.round for c in self.candidates]
+        return max(used, default=0)
+
+
+def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 kept a round's status, error and skill version as free-text notes."""
+    rounds = []
+    for r in data.get("rounds", []):
+        r = dict(r)
+        status, notes = RoundStatus.COMPLETED.value, []
+        for note in r.get("notes", []):
+            key, _, value = str(note).partition(": ")
+            if key == "status" and value in {s.value for s in RoundStatus}:
+                status = value
+            elif key == "error":
+                r["error"] = value
+            elif key == "skill version" and value.isdigit():
+                r["skill_version"] = int(value)
+            else:
+                notes.append(note)
+        r["status"], r["notes"] = status, notes
+        r.setdefault("finished_at", r.get("started_at"))
+        rounds.append(r)
+    return {**data, "schema_version": JOURNAL_SCHEMA_VERSION, "rounds": rounds}
 
 
 class Journal:
@@ -111,8 +135,10 @@ class Journal:
 
     @classmethod
     def in_workspace(cls, workspace: Path | str, **kwargs: Any) -> Journal:
-        """The journal of a workspace: ``<workspace>/journal``."""
-        return cls(Path(workspace) / "journal", **kwargs)
+        """The journal of a workspace."""
+        from rectune.workspace import Workspace
+
+        return cls(Workspace(workspace).journal, **kwargs)
 
     def path(self, task: str) -> Path:
         """The JSON file of `task`."""
@@ -139,6 +165,10 @@ class Journal:
             raw = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return JournalDocument(task=task)
+        except IsADirectoryError:
+            raise JournalCorruptError(
+                f"journal file {path} is a folder; move it away to let rectune write the journal"
+            ) from None
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -146,10 +176,13 @@ class Journal:
                 f"journal file {path} is corrupt (JSON error at line {exc.lineno}, column "
                 f"{exc.colno}: {exc.msg}); it was not modified, restore it or move it away"
             ) from None
-        if isinstance(data, dict) and data.get("schema_version") != JOURNAL_SCHEMA_VERSION:
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if version == 1:
+            data = _upgrade_v1(data)
+        elif isinstance(data, dict) and version != JOURNAL_SCHEMA_VERSION:
             raise JournalCorruptError(
-                f"journal file {path} has schema_version {data.get('schema_version')!r}; "
-                f"this rectune reads version {JOURNAL_SCHEMA_VERSION}"
+                f"journal file {path} has schema_version {version!r}; this rectune reads "
+                f"versions 1 and {JOURNAL_SCHEMA_VERSION}"
             )
         try:
             doc = JournalDocument.model_validate(data)
@@ -177,6 +210,10 @@ class Journal:
         """Round records of `task`, by round number."""
         return sorted(self.load(task).rounds, key=lambda r: r.round)
 
+    def round_record(self, task: str, round_no: int) -> RoundRecord | None:
+        """The record of one round, if the round was reserved."""
+        return self.load(task).round_record(round_no)
+
     def experiments(self, task: str) -> list[ExperimentResult]:
         """Experiment results recorded for `task`."""
         return list(self.load(task).experiments)
@@ -184,51 +221,48 @@ class Journal:
     # ------------------------------------------------------------------ writing
 
     @contextmanager
-    def edit(self, task: str) -> Iterator[JournalDocument]:
-        """Lock, load, let the caller mutate the document, then write it atomically.
+    def _edit(self, task: str) -> Iterator[JournalDocument]:
+        """Lock, load, let the method mutate the document, then write it atomically.
 
         Nothing is written if the body raises.
         """
         path = self.path(task)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(path) + ".lock", timeout=self.lock_timeout)
         try:
-            lock.acquire()
-        except Timeout:
-            raise JournalLockedError(
-                f"journal {path} is locked by another writer; gave up after "
-                f"{self.lock_timeout:g}s (lock file {path}.lock)"
-            ) from None
-        try:
-            doc = self.load(task)
-            yield doc
-            doc.updated_at = utcnow()
-            remove_stale_temp_files(path)
-            text = json.dumps(doc.model_dump(mode="json"), indent=2, ensure_ascii=False)
-            atomic_write_text(path, text + "\n")
-        finally:
-            lock.release()
+            with locked(
+                str(path) + ".lock", timeout=self.lock_timeout, what=f"journal {path}"
+            ):
+                doc = self.load(task)
+                yield doc
+                doc.updated_at = utcnow()
+                text = json.dumps(doc.model_dump(mode="json"), indent=2, ensure_ascii=False)
+                atomic_write_text(path, text + "\n")
+        except LockTimeoutError as exc:
+            raise JournalLockedError(str(exc)) from None
 
     def add_candidates(self, task: str, candidates: Iterable[Candidate]) -> None:
         """Append new candidates; ids must be new and the task must match."""
         new = list(candidates)
-        with self.edit(task) as doc:
-            seen = {c.id for c in doc.candidates}
-            for c in new:
-                if c.task != task:
-                    raise JournalError(
-                        f"candidate {c.id!r} belongs to task {c.task!r}, not {task!r}"
-                    )
-                if c.id in seen:
-                    raise JournalError(f"journal {task!r}: candidate id {c.id!r} already exists")
-                seen.add(c.id)
+        with self._edit(task) as doc:
+            _check_new(doc, new)
             doc.candidates.extend(new)
+
+    def add_new_candidates(
+        self, task: str, candidates: Iterable[Candidate]
+    ) -> tuple[list[str], list[str]]:
+        """Append the candidates whose id is new (imports); returns (added, skipped) ids."""
+        offered = list(candidates)
+        with self._edit(task) as doc:
+            existing = {c.id for c in doc.candidates}
+            new = [c for c in offered if c.id not in existing]
+            _check_new(doc, new)
+            doc.candidates.extend(new)
+        return [c.id for c in new], [c.id for c in offered if c.id in existing]
 
     def update_candidate(
         self, task: str, candidate_id: str, fn: Callable[[Candidate], Candidate]
     ) -> Candidate:
         """Replace a candidate by `fn(candidate)` under the lock; id and task may not change."""
-        with self.edit(task) as doc:
+        with self._edit(task) as doc:
             i = doc.index(candidate_id)
             new = fn(doc.candidates[i])
             if new.id != candidate_id or new.task != task:
@@ -242,9 +276,139 @@ class Journal:
         """Move a candidate through its lifecycle (illegal moves raise `LifecycleError`)."""
         return self.update_candidate(task, candidate_id, lambda c: c.transition(status, note))
 
+    # ------------------------------------------------------------------ rounds
+
+    def reserve_round(
+        self,
+        task: str,
+        thread_id: str,
+        *,
+        requested: int | None = None,
+        steering: str = "",
+        skill_version: int | None = None,
+    ) -> RoundRecord:
+        """The round of `thread_id`: reserved now, or the one it reserved before.
+
+        The number is allocated under the lock, so concurrent rounds of one task get distinct
+        numbers, and a thread that resumes after a newer round started keeps its own.
+
+        Raises:
+            JournalError: when `requested` names a round another thread reserved.
+        """
+        if not thread_id:
+            raise JournalError("reserve_round needs a thread id")
+        with self._edit(task) as doc:
+            mine = next((r for r in doc.rounds if r.thread_id == thread_id), None)
+            if mine is not None:
+                if requested is not None and requested != mine.round:
+                    raise JournalError(
+                        f"thread {thread_id!r} already holds round {mine.round} of {task!r}; "
+                        f"it cannot also take round {requested}"
+                    )
+                return mine
+            if requested is not None:
+                taken = doc.round_record(requested)
+                used = taken is not None or any(c.round == requested for c in doc.candidates)
+                if used:
+                    owner = f" by thread {taken.thread_id!r}" if taken and taken.thread_id else ""
+                    raise JournalError(
+                        f"round {requested} of {task!r} is already taken{owner}; leave the "
+                        f"round number out to get the next free one ({doc.last_round() + 1})"
+                    )
+                number = requested
+            else:
+                number = doc.last_round() + 1
+            record = RoundRecord(
+                round=number, thread_id=thread_id, steering=steering, skill_version=skill_version
+            )
+            doc.rounds = sorted([*doc.rounds, record], key=lambda r: r.round)
+            return record
+
+    def propose(
+        self, task: str, round_no: int, thread_id: str, candidates: Sequence[Candidate]
+    ) -> None:
+        """Set the round's PROPOSED candidates (a re-run Critic replaces its own earlier pick).
+
+        Raises:
+            JournalError: when the round is not this thread's, a candidate belongs elsewhere,
+                or the round's candidates already went past review.
+        """
+        with self._edit(task) as doc:
+            _own_round(doc, round_no, thread_id)
+            for c in candidates:
+                if c.task != task or c.round != round_no:
+                    raise JournalError(
+                        f"candidate {c.id!r} is for {c.task!r} round {c.round}, not {task!r} "
+                        f"round {round_no}"
+                    )
+                if c.status is not CandidateStatus.PROPOSED:
+                    raise JournalError(f"candidate {c.id!r} must be proposed, is {c.status}")
+            mine = [c for c in doc.candidates if c.round == round_no]
+            moved = [c.id for c in mine if c.status is not CandidateStatus.PROPOSED]
+            if moved:
+                raise JournalError(
+                    f"round {round_no} of {task!r} is past review (candidates {moved} were "
+                    "decided); its proposals cannot be replaced"
+                )
+            doc.candidates = [c for c in doc.candidates if c.round != round_no]
+            _check_new(doc, list(candidates))
+            doc.candidates.extend(candidates)
+
+    def decide(
+        self, task: str, round_no: int, thread_id: str, decided: Sequence[Candidate]
+    ) -> None:
+        """Store the reviewer's decisions: each candidate moves from PROPOSED to APPROVED or
+        REJECTED (an edited one with its new configuration). Writing the same again is a no-op.
+        """
+        with self._edit(task) as doc:
+            _own_round(doc, round_no, thread_id)
+            for new in decided:
+                i = doc.index(new.id)
+                cur = doc.candidates[i]
+                if cur.round != round_no:
+                    raise JournalError(f"candidate {new.id!r} is not of round {round_no}")
+                if cur.status is new.status and cur.config == new.config:
+                    continue
+                if cur.status is not CandidateStatus.PROPOSED or new.status not in (
+                    CandidateStatus.APPROVED,
+                    CandidateStatus.REJECTED,
+                ):
+                    raise JournalError(
+                        f"candidate {new.id!r}: cannot record a decision {cur.status} -> "
+                        f"{new.status}; only proposed candidates are decided"
+                    )
+                doc.candidates[i] = Candidate.model_validate(new.model_dump())
+
+    def mark_live(self, task: str, candidate_ids: Sequence[str], experiment_id: str) -> None:
+        """Approved candidates went live in `experiment_id` (already live there: no-op)."""
+        with self._edit(task) as doc:
+            for cid in candidate_ids:
+                i = doc.index(cid)
+                cur = doc.candidates[i]
+                if cur.status is CandidateStatus.LIVE and cur.experiment_id == experiment_id:
+                    continue
+                if cur.status is not CandidateStatus.APPROVED:
+                    raise JournalError(
+                        f"candidate {cid!r} is {cur.status}; only approved candidates go live"
+                    )
+                live = cur.transition(CandidateStatus.LIVE, f"launched in {experiment_id}")
+                doc.candidates[i] = live.model_copy(update={"experiment_id": experiment_id})
+
+    def finish_round(self, task: str, record: RoundRecord) -> RoundRecord:
+        """Replace the round's record with its final state (the thread must own the round)."""
+        with self._edit(task) as doc:
+            _own_round(doc, record.round, record.thread_id)
+            if record.status.is_final and record.finished_at is None:
+                record = record.model_copy(update={"finished_at": utcnow()})
+            doc.rounds = sorted(
+                [r for r in doc.rounds if r.round != record.round] + [record],
+                key=lambda r: r.round,
+            )
+            return record
+
     def record_round(self, task: str, record: RoundRecord) -> None:
-        """Add or replace the record of round `record.round`."""
-        with self.edit(task) as doc:
+        """Add or replace the record of round `record.round` (imports and tests)."""
+        with self._edit(task) as doc:
             doc.rounds = [r for r in doc.rounds if r.round != record.round] + [record]
             doc.rounds.sort(key=lambda r: r.round)
 
@@ -254,16 +418,20 @@ class Journal:
         Candidates that were live move to COMPLETED (or ABORTED for an aborted arm or
         experiment) once the experiment has ended; approved ones are first moved to LIVE.
         Control arms and arms without a candidate id are only kept in the experiment record.
+        Recording the same results again changes nothing.
 
         Returns:
             The updated candidates.
         """
         if result.task != task:
             raise JournalError(f"experiment {result.experiment_id!r} is for task {result.task!r}")
-        with self.edit(task) as doc:
+        with self._edit(task) as doc:
             known = {c.id for c in doc.candidates}
-            missing = [a.candidate_id for a in result.arms if a.candidate_id and a.candidate_id
-                       not in known]
+            missing = [
+                a.candidate_id
+                for a in result.arms
+                if a.candidate_id and a.candidate_id not in known
+            ]
             if missing:
                 raise JournalError(
                     f"experiment {result.experiment_id!r}: unknown candidates {missing} in {task!r}"
@@ -292,3 +460,51 @@ class Journal:
                 doc.candidates[i] = c
                 updated.append(c)
             return updated
+
+    def abort_round(self, task: str, round_no: int, thread_id: str, reason: str) -> RoundRecord:
+        """End a round by hand: its open candidates are rejected or aborted, the record says so."""
+        with self._edit(task) as doc:
+            _own_round(doc, round_no, thread_id)
+            for i, c in enumerate(doc.candidates):
+                if c.round != round_no or c.status.is_final:
+                    continue
+                if c.status is CandidateStatus.PROPOSED:
+                    doc.candidates[i] = c.transition(CandidateStatus.REJECTED, reason)
+                elif c.status is CandidateStatus.APPROVED:
+                    live = c.transition(CandidateStatus.LIVE, "aborted before launch")
+                    doc.candidates[i] = live.transition(CandidateStatus.ABORTED, reason)
+                else:
+                    doc.candidates[i] = c.transition(CandidateStatus.ABORTED, reason)
+            cur = doc.round_record(round_no)
+            assert cur is not None
+            record = cur.model_copy(
+                update={"status": RoundStatus.ABORTED, "error": reason, "finished_at": utcnow()}
+            )
+            doc.rounds = sorted(
+                [r for r in doc.rounds if r.round != round_no] + [record], key=lambda r: r.round
+            )
+            return record
+
+
+def _check_new(doc: JournalDocument, new: Sequence[Candidate]) -> None:
+    seen = {c.id for c in doc.candidates}
+    for c in new:
+        if c.task != doc.task:
+            raise JournalError(f"candidate {c.id!r} belongs to task {c.task!r}, not {doc.task!r}")
+        if c.id in seen:
+            raise JournalError(f"journal {doc.task!r}: candidate id {c.id!r} already exists")
+        seen.add(c.id)
+
+
+def _own_round(doc: JournalDocument, round_no: int, thread_id: str) -> None:
+    record = doc.round_record(round_no)
+    if record is None:
+        raise JournalError(
+            f"round {round_no} of {doc.task!r} was never reserved; a round starts with "
+            "reserve_round"
+        )
+    if record.thread_id and record.thread_id != thread_id:
+        raise JournalError(
+            f"round {round_no} of {doc.task!r} belongs to thread {record.thread_id!r}, "
+            f"not {thread_id!r}"
+        )

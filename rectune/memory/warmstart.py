@@ -335,10 +335,5 @@ def import_experiments(
         ['import-e1-a']
     """
     parsed = parse_experiments(path, task, space, metrics, baseline)
-    with journal.edit(task) as doc:
-        existing = {c.id for c in doc.candidates}
-        new = [c for c in parsed if c.id not in existing]
-        doc.candidates.extend(new)
-    return ImportReport(
-        imported=[c.id for c in new], skipped_existing=[c.id for c in parsed if c.id in existing]
-    )
+    added, skipped = journal.add_new_candidates(task, parsed)
+    return ImportReport(imported=added, skipped_existing=skipped)

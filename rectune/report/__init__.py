@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rectune.durable import atomic_write_text
 from rectune.memory.insight_stats import FindingKind
 from rectune.report.data import ReportData, collect
 from rectune.report.html import render_html
@@ -23,7 +24,6 @@ from rectune.report.plots import (
     plot_pareto,
     plot_sensitivity,
 )
-from rectune.skillhub.atomic import atomic_write_text
 
 __all__ = ["HEIGHT_PX", "WIDTH_PX", "ReportData", "ReportFiles", "build_report", "write_report"]
 

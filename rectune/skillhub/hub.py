@@ -15,7 +15,7 @@ from filelock import FileLock, Timeout
 
 from rectune.domain.parameters import CategoricalParameter
 from rectune.domain.rules import LearnedRule, RuleStatus
-from rectune.skillhub.atomic import atomic_write_text
+from rectune.durable import atomic_write_text
 from rectune.skillhub.errors import (
     SkillError,
     SkillInvariantError,
@@ -65,6 +65,7 @@ class SkillHub:
     def __init__(self, root: Path | str, *, lock_timeout: float = 10.0) -> None:
         self.root = Path(root)
         self.lock_timeout = lock_timeout
+        self._locks: dict[str, FileLock] = {}
 
     @classmethod
     def in_workspace(cls, workspace: Path | str, *, install: bool = True) -> SkillHub:
@@ -115,26 +116,35 @@ class SkillHub:
         return skills, errors
 
     def list(self, *, include_drafts: bool = False) -> list[Skill]:
-        """Active skills (and drafts on request), sorted by name.
+        """Active skills (and drafts on request) that load, sorted by name.
 
-        Raises:
-            SkillValidationError: for the first folder whose SKILL.md is invalid.
+        A folder whose SKILL.md is invalid is left out (see `broken`), so one broken skill
+        never stops the others.
         """
-        skills, errors = self.scan()
-        if errors:
-            raise errors[0]
+        skills, _ = self.scan()
         return [s for s in skills if include_drafts or s.status is SkillStatus.ACTIVE]
+
+    def broken(self) -> builtins.list[SkillValidationError]:
+        """The skill folders that do not load, each with its error."""
+        return self.scan()[1]
 
     def names(self, *, include_drafts: bool = False) -> builtins.list[str]:
         """Names of the skills `list` returns."""
         return [s.name for s in self.list(include_drafts=include_drafts)]
 
     def get(self, name: str) -> Skill:
-        """Load skill `name` (active or draft)."""
+        """Load skill `name` (active or draft).
+
+        A version that was logged but never became current (the writer died between the log
+        and SKILL.md) is completed first, so it is neither lost nor logged twice.
+        """
         if not self.exists(name):
             known = [f.name for f in self._folders()]
             raise SkillNotFoundError(f"no skill {name!r} in {self.root}; skills: {known}")
         skill = load_skill(self.path(name))
+        if VersionStore(self.root / name).latest() > skill.version:
+            with self._locked(name):
+                skill = self._roll_forward(name)
         if skill.name != name:
             raise SkillValidationError(
                 self.path(name), "name", f"{skill.name!r} must equal the folder name {name!r}"
@@ -159,8 +169,25 @@ class SkillHub:
     # ----------------------------------------------------------------- writing
 
     def _lock(self, name: str) -> FileLock:
-        (self.root / name).mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.root / name / ".lock"), timeout=self.lock_timeout)
+        # One lock object per skill: a FileLock is re-entrant only through the same object,
+        # and reading a skill may need the lock its writer already holds (roll-forward).
+        if name not in self._locks:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+            self._locks[name] = FileLock(str(self.root / name / ".lock"), timeout=self.lock_timeout)
+        return self._locks[name]
+
+    def _roll_forward(self, name: str) -> Skill:
+        # Callers hold the lock. The log is written before SKILL.md, so a logged snapshot
+        # newer than SKILL.md is a change that was decided but not finished: finish it.
+        store = VersionStore(self.root / name)
+        current = load_skill(self.path(name))
+        latest = store.latest()
+        if latest <= current.version:
+            return current
+        text = store.read(latest)
+        parse_skill(text, path=store.path(latest))
+        atomic_write_text(self.path(name), text)
+        return load_skill(self.path(name))
 
     def _write(
         self,
@@ -177,6 +204,8 @@ class SkillHub:
         name = skill.name
         store = VersionStore(self.root / name)
         current_path = self.path(name)
+        if current_path.exists():
+            self._roll_forward(name)
         latest = store.latest()
         if latest == 0 and current_path.exists():
             # A folder dropped in by hand: keep what was there as its first logged version.
@@ -256,6 +285,34 @@ class SkillHub:
             for r in current.learned_rules
         ]
         new = current.model_copy(update={"learned_rules": rules})
+        return self.apply_agent_change(name, new, reason, actor=actor)
+
+    def apply_learning(
+        self,
+        name: str,
+        add: Iterable[LearnedRule],
+        retire: Mapping[str, str],
+        reason: str,
+        *,
+        actor: str = "skill_agent",
+    ) -> Skill:
+        """Add and retire learned rules as one agent change: one new version, or nothing.
+
+        Raises:
+            SkillError: an unknown rule to retire.
+            SkillInvariantError: when the change breaks an invariant; nothing is written.
+        """
+        current = self.get(name)
+        unknown = sorted(set(retire) - {r.id for r in current.learned_rules})
+        if unknown:
+            raise SkillError(f"skill {name!r}: no learned rules {unknown}")
+        rules = [
+            r.model_copy(update={"status": RuleStatus.RETIRED, "retired_reason": retire[r.id]})
+            if r.id in retire and r.status is RuleStatus.ACTIVE
+            else r
+            for r in current.learned_rules
+        ]
+        new = current.model_copy(update={"learned_rules": [*rules, *add]})
         return self.apply_agent_change(name, new, reason, actor=actor)
 
     def tighten_soft_bounds(

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rectune.domain.candidates import utcnow
-from rectune.skillhub.atomic import atomic_write_text
+from rectune.durable import atomic_write_text
 from rectune.skillhub.errors import SkillVersionError
 
 __all__ = ["VersionEntry", "VersionStore"]

@@ -25,7 +25,7 @@ from rectune.domain import (
     MetricSpec,
 )
 from rectune.simulator.metrics import METRICS, MetricKind, metric_values
-from rectune.tools.platform import MetricBaseline
+from rectune.tools.platform import SRM_ALPHA, MetricBaseline
 from rectune.tools.stats import (
     Comparison,
     compare_means,
@@ -48,8 +48,6 @@ __all__ = [
 
 F64 = NDArray[np.float64]
 
-SRM_ALPHA = 0.001
-"""Sample-ratio mismatch is flagged below this p-value (a deliberately strict level)."""
 
 
 @dataclass(frozen=True, eq=False)

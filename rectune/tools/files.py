@@ -2,19 +2,24 @@
 
 ``launch`` writes, into ``<directory>/<experiment_id>/``:
 
-* ``spec.json`` - the experiment spec (arms, traffic, days, metrics);
-* ``arms/<arm>.json`` - one rendered configuration file per arm, ready to deploy;
-* ``README.txt`` - what to do and the expected results format.
+* ``README.txt`` - what to deploy with which traffic, for how long, where the results go
+  and in which format, and which rectune round is waiting for them (with the resume command);
+* ``arms/<arm>/<file>`` - each arm's platform config file, rendered from the skill's template
+  with the experiment id filled in, ready to deploy (``arms/<arm>.json`` holds the raw
+  configuration when an arm has no rendered file);
+* ``spec.json`` - the whole experiment spec (arms, raw configurations, traffic, days, metrics).
 
 A person runs the test on their platform and drops ``results.json`` into the same folder.
-Until then the experiment is RUNNING. The results file is validated completely (arms, metrics,
-numbers) before anything is recorded; a bad file raises `ResultsFileError` naming the problem
-and leaves the recorded state untouched, so a corrected file can simply replace it.
+Until then the experiment is RUNNING. The results file is validated completely (its
+experiment id, arms, metrics, numbers and their consistency) before anything is recorded; a
+bad file raises `ResultsFileError` naming the problem and leaves the recorded state
+untouched, so a corrected file can simply replace it.
 
 ``results.json`` format::
 
     {
-      "days_run": 7,                      # optional, defaults to the planned days
+      "experiment_id": "handoff-1a2b3c4d5e6f",   # required: this folder's experiment
+      "days_run": 7,                      # optional, defaults to the planned days; 1..planned
       "state": "completed",               # optional: "completed" (default) or "aborted"
       "arms": {
         "<treatment arm>": {
@@ -24,7 +29,7 @@ and leaves the recorded state untouched, so a corrected file can simply replace 
             "<metric>": {
               "relative_lift": 0.012, "ci_low": 0.002, "ci_high": 0.022, "p_value": 0.03,
               "control_mean": 812.0, "treatment_mean": 821.7,   # optional
-              "n_control": 6000, "n_treatment": 6000            # optional
+              "n_control": 6000, "n_treatment": 6000            # optional, >= 1
             }
           }
         }
@@ -33,7 +38,10 @@ and leaves the recorded state untouched, so a corrected file can simply replace 
     }
 
 Every treatment arm must appear with every metric of the experiment; the control arm is the
-reference and is not listed. Holm's correction is applied across all (arm, metric) pairs.
+reference and is not listed. The interval must have a positive width and contain the lift,
+and the p-value must agree with it (a p-value below 0.05 with an interval that clearly holds
+zero, or the reverse, is refused). Holm's correction is applied across all (arm, metric)
+pairs.
 """
 
 from __future__ import annotations
@@ -51,14 +59,14 @@ from rectune.domain import (
     RecTuneError,
     SpecError,
 )
-from rectune.tools.analysis import SRM_ALPHA
 from rectune.tools.platform import (
+    SRM_ALPHA,
     ExperimentNotFoundError,
     ExperimentStatus,
     experiment_id_for,
     spec_fingerprint,
+    validated_spec,
 )
-from rectune.tools.simulated import revalidate
 from rectune.tools.stats import holm
 from rectune.tools.store import atomic_write_json, atomic_write_text, platform_lock, read_json
 
@@ -110,7 +118,7 @@ class FileHandoffPlatform:
         """Write the spec and one config file per arm; the same key returns the same id."""
         if not idempotency_key:
             raise SpecError("idempotency_key: must be a non-empty string")
-        spec = revalidate(spec)
+        spec = validated_spec(spec)
         allowed = self.known_metrics.get(spec.task)
         if allowed is not None:
             bad = [m for m in spec.metrics if m not in allowed]
@@ -131,28 +139,8 @@ class FileHandoffPlatform:
                     )
                 return eid
             atomic_write_json(folder / "spec.json", spec.model_dump(mode="json"))
-            for arm in spec.arms:
-                atomic_write_json(
-                    folder / "arms" / f"{arm.name}.json",
-                    {
-                        "experiment_id": eid,
-                        "task": spec.task,
-                        "arm": arm.name,
-                        "role": "control" if arm.name == spec.control.name else "treatment",
-                        "traffic": arm.traffic,
-                        "config": arm.config,
-                    },
-                )
-            metrics = self._metrics(spec)
-            atomic_write_text(
-                folder / "README.txt",
-                f"Experiment {eid} (task {spec.task}, {spec.days} days).\n"
-                f"Deploy arms/<arm>.json with the traffic shown, run the test, then drop\n"
-                f"results.json here. Treatment arms: "
-                f"{', '.join(a.name for a in spec.treatments)}.\n"
-                f"Metrics: {', '.join(metrics) if metrics else '(any)'}.\n"
-                "Format: see rectune/tools/files.py or docs/platforms.md.\n",
-            )
+            files = self._write_arms(folder, eid, spec)
+            atomic_write_text(folder / "README.txt", _readme(eid, spec, files, self._metrics(spec)))
             atomic_write_json(
                 folder / "record.json",
                 {
@@ -216,6 +204,29 @@ class FileHandoffPlatform:
                 atomic_write_text(folder / "ABORTED.txt", f"{reason}\n")
         return self.status(experiment_id)
 
+    def _write_arms(self, folder: Path, eid: str, spec: ExperimentSpec) -> dict[str, str]:
+        """Each arm's deployable file; returns arm -> path inside the folder."""
+        out: dict[str, str] = {}
+        for arm in spec.arms:
+            if arm.config_file is not None:
+                rel = f"arms/{arm.name}/{arm.config_file.file_name}"
+                atomic_write_text(folder / rel, arm.config_file.with_experiment_id(eid))
+            else:
+                rel = f"arms/{arm.name}.json"
+                atomic_write_json(
+                    folder / rel,
+                    {
+                        "experiment_id": eid,
+                        "task": spec.task,
+                        "arm": arm.name,
+                        "role": "control" if arm.name == spec.control.name else "treatment",
+                        "traffic": arm.traffic,
+                        "config": arm.config,
+                    },
+                )
+            out[arm.name] = rel
+        return out
+
     # ----------------------------------------------------------------- validation
     def _ingest(self, experiment_id: str, spec: ExperimentSpec) -> ExperimentResult | None:
         folder = self._folder(experiment_id)
@@ -233,6 +244,42 @@ class FileHandoffPlatform:
         return result
 
 
+def _readme(eid: str, spec: ExperimentSpec, files: dict[str, str], metrics: list[str]) -> str:
+    arms = "\n".join(
+        f"  - {a.name} ({'control' if a.name == spec.control.name else 'treatment'}): "
+        f"{a.traffic:.1%} of users, deploy {files[a.name]}"
+        for a in spec.arms
+    )
+    example = {
+        "experiment_id": eid,
+        "days_run": spec.days,
+        "arms": {
+            a.name: {
+                "metrics": {
+                    m: {"relative_lift": 0.01, "ci_low": 0.002, "ci_high": 0.018,
+                        "p_value": 0.014, "n_control": 6000, "n_treatment": 6000}
+                    for m in (metrics or ["<metric>"])
+                }
+            }
+            for a in spec.treatments
+        },
+    }
+    import json
+
+    origin = f"\n{spec.description}\n" if spec.description else ""
+    return (
+        f"Experiment {eid}: task {spec.task}, {spec.days} day(s).\n{origin}\n"
+        f"1. Deploy each arm's config file with the traffic shown:\n{arms}\n"
+        f"2. Run the test for {spec.days} day(s) and compare each treatment arm with the\n"
+        f"   control on: {', '.join(metrics) if metrics else '(any metric)'}.\n"
+        "3. Write results.json into this folder (relative lifts are fractions: 0.01 = +1%;\n"
+        "   ci_low/ci_high are the 95% interval; the control arm is not listed):\n\n"
+        f"{json.dumps(example, indent=2)}\n\n"
+        "The file is checked in full before anything is recorded; an error names the field.\n"
+        "To stop the test early, write \"state\": \"aborted\" and the days it ran.\n"
+    )
+
+
 def _number(where: str, value: object, *, integer: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ResultsFileError(f"{where}: {value!r} is not a number")
@@ -241,6 +288,27 @@ def _number(where: str, value: object, *, integer: bool = False) -> float:
     if integer and (float(value) != int(value) or value < 0):
         raise ResultsFileError(f"{where}: {value!r} is not a non-negative integer")
     return float(value)
+
+
+def _p_contradicts_interval(lift: float, low: float, high: float, p: float) -> str | None:
+    """Why a p-value and its 95% interval disagree, or None.
+
+    Intervals and tests may come from slightly different methods, so only a clear conflict
+    counts: p < 0.05 while zero lies well inside the interval, or p > 0.05 while the interval
+    stays well away from zero (margin: a fifth of the interval's half-width).
+    """
+    margin = 0.2 * (high - low) / 2
+    if p < 0.05 and low + margin < 0.0 < high - margin:
+        return (
+            f"p_value {p} says significant at 5% but the interval [{low}, {high}] holds zero "
+            "well inside; check which numbers belong together"
+        )
+    if p > 0.05 and (low > margin or high < -margin):
+        return (
+            f"p_value {p} says not significant at 5% but the interval [{low}, {high}] excludes "
+            "zero clearly; check which numbers belong together"
+        )
+    return None
 
 
 def parse_results(
@@ -261,11 +329,21 @@ def parse_results(
         raise ResultsFileError(f"{name}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ResultsFileError(f"{name}: the top level must be an object with an 'arms' key")
-    unknown_top = sorted(set(data) - {"days_run", "state", "arms", "srm_p_value", "notes"})
+    allowed_top = ("experiment_id", "days_run", "state", "arms", "srm_p_value", "notes")
+    unknown_top = sorted(set(data) - set(allowed_top))
     if unknown_top:
         raise ResultsFileError(
-            f"{name}: unknown key {unknown_top[0]!r}; allowed: days_run, state, arms, "
-            "srm_p_value, notes"
+            f"{name}: unknown key {unknown_top[0]!r}; allowed: {', '.join(allowed_top)}"
+        )
+    if "experiment_id" not in data:
+        raise ResultsFileError(
+            f"{name}: missing 'experiment_id'; write \"experiment_id\": \"{experiment_id}\" so "
+            "the results cannot be mistaken for another experiment's"
+        )
+    if data["experiment_id"] != experiment_id:
+        raise ResultsFileError(
+            f"{name}: experiment_id {data['experiment_id']!r} is not this folder's experiment "
+            f"{experiment_id!r} (results copied from another experiment?)"
         )
     arms = data.get("arms")
     if not isinstance(arms, dict):
@@ -284,6 +362,11 @@ def parse_results(
     days_run = spec.days
     if "days_run" in data:
         days_run = int(_number(f"{name}: days_run", data["days_run"], integer=True))
+        if not 1 <= days_run <= spec.days:
+            raise ResultsFileError(
+                f"{name}: days_run {days_run} is not possible for a {spec.days}-day test; "
+                f"allowed: 1 to {spec.days}"
+            )
     state_raw = data.get("state", "completed")
     if state_raw not in ("completed", "aborted"):
         raise ResultsFileError(f"{name}: state {state_raw!r}; allowed: 'completed', 'aborted'")
@@ -322,6 +405,16 @@ def parse_results(
                     f"{mw}: need ci_low <= relative_lift <= ci_high, got "
                     f"{vals['ci_low']} / {vals['relative_lift']} / {vals['ci_high']}"
                 )
+            if not vals["ci_low"] < vals["ci_high"]:
+                raise ResultsFileError(
+                    f"{mw}: the interval [{vals['ci_low']}, {vals['ci_high']}] has no width; "
+                    "a measured lift always has some uncertainty"
+                )
+            contradiction = _p_contradicts_interval(
+                vals["relative_lift"], vals["ci_low"], vals["ci_high"], vals["p_value"]
+            )
+            if contradiction:
+                raise ResultsFileError(f"{mw}: {contradiction}")
             extra_f = {
                 k: _number(f"{mw}, {k}", entry[k]) for k in _OPTIONAL_FLOAT if k in entry
             }
@@ -330,6 +423,9 @@ def parse_results(
                 for k in _OPTIONAL_INT
                 if k in entry
             }
+            for k, n in extra_i.items():
+                if n < 1:
+                    raise ResultsFileError(f"{mw}: {k} {n} means no users; allowed: >= 1")
             control_mean = extra_f.get("control_mean", 1.0)
             treatment_mean = extra_f.get(
                 "treatment_mean", control_mean * (1.0 + vals["relative_lift"])

@@ -26,6 +26,7 @@ from rectune.domain import (
 )
 
 __all__ = [
+    "SRM_ALPHA",
     "ABPlatform",
     "ABTestPlan",
     "ExperimentNotFoundError",
@@ -41,7 +42,11 @@ __all__ = [
     "power_analysis",
     "power_at",
     "spec_fingerprint",
+    "validated_spec",
 ]
+
+SRM_ALPHA = 0.001
+"""Sample-ratio mismatch is flagged below this p-value (a deliberately strict level)."""
 
 
 class ExperimentNotFoundError(RecTuneError, KeyError):
@@ -509,6 +514,23 @@ def experiment_id_for(idempotency_key: str, prefix: str = "exp") -> str:
         raise ValueError("idempotency_key must be a non-empty string")
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:12]
     return f"{prefix}-{digest}"
+
+
+def validated_spec(spec: ExperimentSpec) -> ExperimentSpec:
+    """Validate a spec again (it may have been built with `model_copy`, which skips checks).
+
+    Raises:
+        SpecError: with the validators' messages (days, traffic sum, duplicate names, ...).
+    """
+    from pydantic import ValidationError
+
+    from rectune.domain import SpecError
+
+    try:
+        return ExperimentSpec.model_validate(spec.model_dump())
+    except ValidationError as exc:
+        msgs = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise SpecError(f"invalid experiment spec: {msgs}") from None
 
 
 def spec_fingerprint(spec: ExperimentSpec) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from rectune.domain import (
     ConfigError,
@@ -51,6 +51,7 @@ from rectune.tools.platform import (
     MetricBaseline,
     experiment_id_for,
     spec_fingerprint,
+    validated_spec,
 )
 from rectune.tools.sequential import look_guardrail, spending_bounds
 from rectune.tools.store import atomic_write_json, platform_lock, read_json
@@ -102,16 +103,12 @@ def assign_users(
 
 
 def revalidate(spec: ExperimentSpec) -> ExperimentSpec:
-    """Validate a spec again (it may have been copied with `model_copy`, which skips checks).
+    """Validate a spec again (see `rectune.tools.platform.validated_spec`).
 
     Raises:
         SpecError: with the validators' messages (days, traffic sum, duplicate names, ...).
     """
-    try:
-        return ExperimentSpec.model_validate(spec.model_dump())
-    except ValidationError as exc:
-        msgs = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        raise SpecError(f"invalid experiment spec: {msgs}") from None
+    return validated_spec(spec)
 
 
 def judged_metrics(spec: ExperimentSpec) -> list[MetricSpec | str]:

@@ -22,15 +22,30 @@ def _cands(skill, n: int = 3) -> list[Candidate]:  # type: ignore[no-untyped-def
 
 
 def test_payload_is_json_and_shows_diffs(skill) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from rectune.domain import ABPlan, Draft, Verdict
+
     cands = _cands(skill)
+    plan = ABPlan(arms=3, traffic_per_arm=0.1, days=7, duration_from="skill default",
+                  min_detectable_effect=0.01)
+    dropped = Verdict(index=4, draft=Draft(delta={"div_mmr_lambda": 9}),
+                      delta={"div_mmr_lambda": 9}, reasons=["too big"])
     p = approval_payload(
         task=skill.name,
         round_no=1,
-        candidates=[c.model_dump(mode="json") for c in cands],
+        candidates=cands,
+        verdicts=[dropped],
         baseline=skill.baseline,
-        ab_plan={"days": 7},
+        plan=plan,
+        model_error="the model's answer was discarded: no <proposal> block",
     )
-    assert p["kind"] == "approval"
+    json.dumps(p)
+    assert p["kind"] == "approval" and p["ab_plan"]["days"] == 7
+    assert p["dropped"] == [
+        {"index": 4, "source": "engine", "delta": {"div_mmr_lambda": 9}, "reasons": ["too big"]}
+    ]
+    assert "discarded" in p["model_answer_discarded"]
     assert p["candidates"][0]["diff_vs_baseline"] == {
         "div_mmr_lambda": {"from": skill.baseline["div_mmr_lambda"], "to": 0.2}
     }

@@ -30,7 +30,7 @@ def test_live_table_lists_kept_arms_then_fills_in_their_lifts() -> None:
         assert "t-r1-c1" in before and "a=0.5" in before
         progress.event("progress", {"phase": "ab_test", "days_run": 2, "days_total": 3})
         progress.event(
-            "online",
+            "monitor",
             {
                 "results": {
                     "arms": [

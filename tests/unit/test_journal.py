@@ -57,7 +57,7 @@ def test_add_transition_and_round_trip(tmp_path: Path) -> None:
     assert [c.status for c in got] == [CandidateStatus.APPROVED, CandidateStatus.REJECTED]
     assert got[0].history[-1].note == "ok" and got[0].hypothesis == "h1"
     raw = json.loads((tmp_path / "t.json").read_text())
-    assert raw["schema_version"] == 1 and raw["task"] == "t"
+    assert raw["schema_version"] == 2 and raw["task"] == "t"
     assert j.tasks() == ["t"]
     with pytest.raises(LifecycleError):
         j.transition("t", "c2", CandidateStatus.LIVE)
@@ -128,7 +128,7 @@ def test_second_writer_times_out_with_clear_error(tmp_path: Path) -> None:
     j.add_candidates("t", [cand(1)])
     with FileLock(str(tmp_path / "t.json") + ".lock"):
         t0 = time.monotonic()
-        with pytest.raises(JournalLockedError, match="locked by another writer"):
+        with pytest.raises(JournalLockedError, match="locked by another process"):
             j.add_candidates("t", [cand(2)])
         assert time.monotonic() - t0 >= 0.15
     assert [c.id for c in j.candidates("t")] == ["c1"]

@@ -28,15 +28,19 @@ def make_spec() -> ExperimentSpec:
     )
 
 
-def entry(lift: float = 0.01) -> dict[str, Any]:
-    return {"relative_lift": lift, "ci_low": lift - 0.01, "ci_high": lift + 0.01, "p_value": 0.04}
+def entry(lift: float = 0.01, p: float = 0.04) -> dict[str, Any]:
+    return {"relative_lift": lift, "ci_low": lift - 0.01, "ci_high": lift + 0.01, "p_value": p}
 
 
-def good_results() -> dict[str, Any]:
+EID = "handoff-2c70e12b7a06"  # experiment_id_for("key", prefix="handoff")
+
+
+def good_results(eid: str = EID) -> dict[str, Any]:
     return {
+        "experiment_id": eid,
         "days_run": 7,
         "arms": {
-            "a": {"metrics": {"dwell_time": entry(0.02), "clicks": entry(-0.001)}},
+            "a": {"metrics": {"dwell_time": entry(0.02), "clicks": entry(-0.001, 0.85)}},
             "b": {"metrics": {"dwell_time": entry(), "clicks": entry()}},
         },
     }
@@ -52,6 +56,7 @@ def test_launch_writes_spec_and_one_config_per_arm(tmp_path: Path) -> None:
     eid = p.launch(make_spec(), "key")
     folder = tmp_path / eid
     assert json.loads((folder / "spec.json").read_text())["task"] == "value_fusion"
+    assert eid == EID
     arms = {f.stem: json.loads(f.read_text()) for f in (folder / "arms").glob("*.json")}
     assert set(arms) == {"control", "a", "b"}
     assert arms["a"]["config"] == {"vf_w_click": 0.8} and arms["a"]["traffic"] == 0.1
@@ -97,6 +102,18 @@ def test_running_until_results_then_completed(tmp_path: Path) -> None:
          "non-negative integer"),
         (lambda d: d.update({"days_run": "seven"}), "days_run"),
         (lambda d: d.update({"extra": 1}), "unknown key 'extra'"),
+        (lambda d: d.pop("experiment_id"), "missing 'experiment_id'"),
+        (lambda d: d.update({"experiment_id": "handoff-other"}), "copied from another"),
+        (lambda d: d.update({"days_run": 70}), "not possible for a 7-day test"),
+        (lambda d: d.update({"days_run": 0}), "not possible for a 7-day test"),
+        (lambda d: d["arms"]["a"]["metrics"]["clicks"].update({"n_treatment": 0}),
+         "n_treatment 0 means no users"),
+        (lambda d: d["arms"]["a"]["metrics"]["clicks"].update(
+            {"ci_low": -0.001, "ci_high": -0.001}), "has no width"),
+        (lambda d: d["arms"]["a"]["metrics"]["clicks"].update({"p_value": 0.001}),
+         "says significant at 5% but the interval"),
+        (lambda d: d["arms"]["a"]["metrics"]["dwell_time"].update({"p_value": 0.6}),
+         "says not significant at 5% but the interval"),
     ],
 )
 def test_bad_results_file_is_rejected_and_records_nothing(
@@ -132,7 +149,7 @@ def test_nan_and_broken_json_are_rejected(tmp_path: Path) -> None:
 def test_abort_and_aborted_arms(tmp_path: Path) -> None:
     p = FileHandoffPlatform(tmp_path)
     eid = p.launch(make_spec(), "key")
-    data = good_results()
+    data = good_results(eid)
     data["arms"]["b"]["aborted"] = True
     data["arms"]["b"]["abort_reason"] = "negative_rate breached"
     drop(tmp_path / eid, data)
@@ -141,3 +158,25 @@ def test_abort_and_aborted_arms(tmp_path: Path) -> None:
     eid2 = p.launch(make_spec(), "other")
     assert p.abort(eid2, "stop").state is ExperimentState.ABORTED
     assert (tmp_path / eid2 / "ABORTED.txt").exists()
+
+
+def test_rendered_files_readme_and_the_round_to_resume(tmp_path: Path) -> None:
+    from rectune.domain import ConfigFile
+    from rectune.domain.experiments import EXPERIMENT_ID_PLACEHOLDER
+
+    spec = make_spec()
+    content = json.dumps({"exp": EXPERIMENT_ID_PLACEHOLDER, "w": 0.8})
+    arms = [
+        a.model_copy(update={"config_file": ConfigFile(file_name="fusion.json", content=content)})
+        for a in spec.treatments
+    ]
+    spec = spec.model_copy(
+        update={"treatments": arms, "description": "rectune round 3 (thread t-1): resume me"}
+    )
+    eid = FileHandoffPlatform(tmp_path).launch(spec, "key")
+    deployed = json.loads((tmp_path / eid / "arms" / "a" / "fusion.json").read_text())
+    assert deployed == {"exp": eid, "w": 0.8}
+    readme = (tmp_path / eid / "README.txt").read_text()
+    assert "thread t-1" in readme and "resume me" in readme
+    assert f'"experiment_id": "{eid}"' in readme and "arms/a/fusion.json" in readme
+    assert "dwell_time" in readme and "10.0% of users" in readme
