@@ -123,7 +123,7 @@ class Cohort:
         t_count = sim.world.n_topics
         self.exposure = np.zeros((n, t_count), dtype=np.float32)
         self.satisfaction = np.full(n, sim.behavior.sat_ref, dtype=np.float32)
-        self.habit = np.full((n, 3), -1.0, dtype=np.float32)
+        self.habit = np.full((n, 2), -1.0, dtype=np.float32)
         self.churned = np.zeros(n, dtype=bool)
         self.day = 0
         self.aggregates: dict[str, F64] = {}
@@ -177,7 +177,7 @@ class Cohort:
         util = np.zeros(n, dtype=np.float32)
         pages = np.zeros(n, dtype=np.float32)
         topics_seen = np.zeros(n, dtype=np.uint32)
-        feat = np.zeros((n, 3), dtype=np.float32)
+        feat = np.zeros((n, 2), dtype=np.float32)
         c = stack.config
         self.requests += serve_day(
             rows, day_key.astype(np.uint64), self._ukey, self._slot_range, self._slot_aff,

@@ -308,31 +308,28 @@ def serve_day(  # type: ignore[no-untyped-def]  # numba types the arguments
                     taken[j] = max(taken[j], 1.0 if witem[j] == it_sel else 0.0)
                     red[j] = max(red[j], topic_sim[row + wtopic[j]])
             # The change of today's pages versus the user's habit (novelty / primacy): mean
-            # freshness, mean clickbait and (a quarter weight: caps move it mechanically)
-            # topic concentration of the pages seen so far today (a running mean, so one
-            # unusual page is not a change).
-            xa = 0.0
+            # clickbait and (a quarter weight: caps move it mechanically) topic
+            # concentration of the pages seen so far today (a running mean, so one unusual
+            # page is not a change). Freshness is not a change users notice as such: it
+            # already has its own appeal.
             xb = 0.0
             for t in range(n_topics):
                 topic_n[t] = 0.0
             top = 0.0
             for slot in range(P):
                 it = witem[page[slot]]
-                xa += fresh[it]
                 xb += clickbait[it]
                 t = wtopic[page[slot]]
                 topic_n[t] += 1.0
                 top = max(top, topic_n[t])
-            feat_sum[u, 0] += xa / P
-            feat_sum[u, 1] += xb / P
-            feat_sum[u, 2] += top / P
+            feat_sum[u, 0] += xb / P
+            feat_sum[u, 1] += top / P
             change = 0.0
             if habit[u, 0] >= 0.0:
                 k_seen = pg + 1.0
                 change = bp[B_CHANGE] * (
                     abs(feat_sum[u, 0] / k_seen - habit[u, 0])
-                    + abs(feat_sum[u, 1] / k_seen - habit[u, 1])
-                    + 0.25 * abs(feat_sum[u, 2] / k_seen - habit[u, 2])
+                    + 0.25 * abs(feat_sum[u, 1] / k_seen - habit[u, 1])
                 )
             # The user's response.
             for t in range(n_topics):
