@@ -103,7 +103,8 @@ def test_shipped_optima_table() -> None:
     for name, entry in table["tasks"].items():
         task = get_task(name)
         task.validate_config(entry["config"])
-        assert 0.0 < entry["primary_lift"] <= 0.03, name  # a decently tuned production
+        # A decently tuned production: at most 3%, up to the oracle's own noise.
+        assert 0.0 < entry["primary_lift"] <= 0.03 + 2 * entry["oracle_noise"], name
         assert feasible(task, entry["lifts"])
         assert entry["oracle_noise"] > 0 and entry["method"]
         assert all(f[0] <= entry["primary_lift"] + 1e-12 for f in entry["finalists"] if f[1])
