@@ -803,14 +803,19 @@ def bench(ctx: typer.Context) -> None:
 
 @sim_app.command("aa")
 def sim_aa(
-    runs: Annotated[int, typer.Option(min=1, help="A/A experiments to run.")] = 200,
+    runs: Annotated[int, typer.Option(min=1, help="A/A experiments to run.")] = 1000,
     seed: int = 0,
+    scale: Annotated[str, typer.Option(help="Size of each A/A launch: small, medium, default.")] = (
+        "medium"
+    ),
     as_json: JsonOpt = False,
 ) -> None:
-    """Run A/A experiments and print the false-positive rate per metric."""
-    from rectune.tools.aa import run_aa
+    """Real A/A launches (fresh salts and users): false-positive rate per metric with CIs."""
+    from rectune.tools.aa import SCALES, run_aa
 
-    out = run_aa(runs=runs, seed=seed)
+    if scale not in SCALES:
+        raise UserError(f"--scale {scale!r}: allowed: {sorted(SCALES)}")
+    out = run_aa(runs=runs, seed=seed, scale=scale)
     if as_json:
         _print_json(out)
     else:
@@ -820,11 +825,14 @@ def sim_aa(
 @sim_app.command("calibrate")
 def sim_calibrate(
     seed: int = 0,
-    runs: Annotated[int, typer.Option(min=1, help="Experiments for power and coverage.")] = 200,
-    aa_runs: Annotated[int, typer.Option(min=1, help="A/A experiments for false positives.")] = 400,
+    runs: Annotated[
+        int, typer.Option(min=1, help="Launches for power/coverage and each guardrail check.")
+    ] = 300,
+    aa_runs: Annotated[int, typer.Option(min=1, help="A/A launches for false positives.")] = 1000,
     as_json: JsonOpt = False,
 ) -> None:
-    """False-positive rate, power at the MDE, CI coverage and simulator speed."""
+    """A/A false positives, planned vs realised power, coverage, guardrail verdict and
+    monitor error rates - all through real launches with fresh salts, with binomial CIs."""
     from rectune.tools.aa import calibrate
 
     out = calibrate(seed=seed, runs=runs, aa_runs=aa_runs)

@@ -35,6 +35,7 @@ from rectune.domain.plans import ABPlan, DurationSource, PowerSummary
 from rectune.domain.review import Draft, Interval, Prediction, Verdict
 from rectune.domain.rounds import Decision, Degradation, RoundRecord, RoundStatus
 from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, RuleStatus
+from rectune.domain.verdicts import GuardrailOutcome, GuardrailVerdict, arm_guardrail_outcome
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -58,6 +59,8 @@ __all__ = [
     "ExperimentSpec",
     "ExperimentState",
     "FloatParameter",
+    "GuardrailOutcome",
+    "GuardrailVerdict",
     "IntParameter",
     "Interval",
     "LaunchAdvice",
@@ -81,6 +84,7 @@ __all__ = [
     "StatusChange",
     "Verdict",
     "apply_delta",
+    "arm_guardrail_outcome",
     "check_transition",
     "config_diff",
     "config_key",

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from rectune.domain.configs import Config
 from rectune.domain.errors import SpecError
+from rectune.domain.metrics import MetricRole, MetricSpec
+from rectune.domain.verdicts import GuardrailOutcome, GuardrailVerdict, arm_guardrail_outcome
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -19,6 +28,8 @@ __all__ = [
     "ExperimentResult",
     "ExperimentSpec",
     "ExperimentState",
+    "GuardrailOutcome",
+    "GuardrailVerdict",
     "MetricResult",
 ]
 
@@ -64,6 +75,12 @@ class ArmSpec(BaseModel):
 class ExperimentSpec(BaseModel):
     """What to launch: a control and treatment arms on one task for a number of days.
 
+    `metric_specs` carries the metrics the experiment is judged by - roles, directions and
+    guardrail thresholds, normally the skill's - and a platform must judge by them. When it is
+    given, `metrics` is filled from it (or must name the same metrics). A spec with names only
+    is the older form: the simulated platform then falls back to its built-in table for the
+    task (documented in docs/platforms.md) and only reports for unknown tasks.
+
     Example:
         >>> spec = ExperimentSpec(task="t", control=ArmSpec(name="control", config={}, traffic=0.1),
         ...                       treatments=[ArmSpec(name="a", config={}, traffic=0.1)], days=7)
@@ -83,9 +100,46 @@ class ExperimentSpec(BaseModel):
     description: str = Field(
         default="", description="for the people running it: origin, thread, how to resume"
     )
+    metric_specs: list[MetricSpec] = Field(
+        default_factory=list,
+        description="roles, directions and guardrail thresholds to judge by; empty = names only",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_metric_names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("metric_specs") and not data.get("metrics"):
+            names = []
+            for m in data["metric_specs"]:
+                names.append(m.name if isinstance(m, MetricSpec) else dict(m).get("name"))
+            data = {**data, "metrics": names}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_specs(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A names-only spec serialises exactly as before the field existed, so stored records
+        # and their fingerprints stay valid.
+        out: dict[str, Any] = handler(self)
+        if not self.metric_specs:
+            out.pop("metric_specs", None)
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> ExperimentSpec:
+        if self.metric_specs:
+            spec_names = [m.name for m in self.metric_specs]
+            dup_m = sorted({n for n in spec_names if spec_names.count(n) > 1})
+            if dup_m:
+                raise SpecError(f"experiment metric_specs: duplicate metrics {dup_m}")
+            if sorted(self.metrics) != sorted(spec_names):
+                raise SpecError(
+                    f"experiment metrics {self.metrics} must name the same metrics as "
+                    f"metric_specs {spec_names} (or be left empty)"
+                )
+            if not any(m.role is MetricRole.PRIMARY for m in self.metric_specs):
+                raise SpecError(
+                    f"experiment metric_specs {spec_names}: at least one needs role 'primary'"
+                )
         if self.days < 1:
             raise SpecError(f"experiment days={self.days}: must be an integer >= 1")
         names = [a.name for a in self.arms]
@@ -121,6 +175,9 @@ class MetricResult(BaseModel):
     significant: bool = False
     n_control: int = Field(default=0, ge=0)
     n_treatment: int = Field(default=0, ge=0)
+    role: MetricRole | None = Field(
+        default=None, description="the role the spec gave; Holm runs within each role"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> MetricResult:
@@ -148,7 +205,13 @@ class ExperimentState(StrEnum):
 
 
 class ArmResult(BaseModel):
-    """All metric comparisons of one treatment arm, plus why it stopped if it was aborted."""
+    """All metric comparisons of one treatment arm, plus why it stopped if it was aborted.
+
+    An arm stopped by the guardrail monitor has `stopped_early=True`: its numbers cover only
+    `days_run` of `days_planned` days and are biased away from zero (it stopped *because* it
+    looked bad), so a learner or a benchmark must not read them as a full-horizon measurement
+    (`full_horizon` is False).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -158,6 +221,28 @@ class ArmResult(BaseModel):
     aborted: bool = False
     abort_reason: str | None = None
     days_run: int = Field(default=0, ge=0)
+    days_planned: int | None = Field(default=None, ge=1)
+    stopped_early: bool = False
+    guardrails: list[GuardrailVerdict] = Field(default_factory=list)
+
+    @property
+    def full_horizon(self) -> bool:
+        """Whether the numbers cover every planned day (not stopped early, not interim)."""
+        return not self.stopped_early and (
+            self.days_planned is None or self.days_run >= self.days_planned
+        )
+
+    @property
+    def guardrail_outcome(self) -> GuardrailOutcome:
+        """The arm's single guardrail outcome: its worst verdict (passed when it has none)."""
+        return arm_guardrail_outcome(self.guardrails)
+
+    def guardrail(self, metric: str) -> GuardrailVerdict:
+        """The verdict on guardrail `metric`."""
+        for v in self.guardrails:
+            if v.metric == metric:
+                return v
+        raise KeyError(f"arm {self.arm!r}: no guardrail verdict for {metric!r}")
 
 
 class ExperimentResult(BaseModel):
@@ -173,6 +258,9 @@ class ExperimentResult(BaseModel):
     arms: list[ArmResult]
     srm_p_value: float | None = Field(default=None, description="sample-ratio-mismatch check")
     srm_detected: bool = False
+    srm_daily_p_values: list[float] = Field(
+        default_factory=list, description="per-day SRM p-values of the users entering each arm"
+    )
     notes: list[str] = Field(default_factory=list)
 
     def arm(self, name: str) -> ArmResult:

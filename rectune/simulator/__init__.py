@@ -12,9 +12,10 @@ Example:
 from __future__ import annotations
 
 from rectune.simulator.engine import Cohort, Simulator
-from rectune.simulator.knobs import StackConfig
+from rectune.simulator.knobs import KNOBS, StackConfig, stack_config
 from rectune.simulator.metrics import METRICS, MetricDef, MetricKind
 from rectune.simulator.oracle import OracleOptimum, feasible, oracle_lifts, oracle_optimum
+from rectune.simulator.parts import WorldParts
 from rectune.simulator.population import population_means, run_cohort
 from rectune.simulator.tasks import (
     PRODUCTION,
@@ -28,6 +29,7 @@ from rectune.simulator.tasks import (
 from rectune.simulator.world import World, WorldParams, make_world
 
 __all__ = [
+    "KNOBS",
     "METRICS",
     "PRODUCTION",
     "TASKS",
@@ -40,6 +42,7 @@ __all__ = [
     "TaskDefinition",
     "World",
     "WorldParams",
+    "WorldParts",
     "feasible",
     "full_config",
     "get_task",
@@ -49,5 +52,6 @@ __all__ = [
     "population_means",
     "production_stack",
     "run_cohort",
+    "stack_config",
     "stack_for",
 ]

@@ -104,7 +104,8 @@ class UserMetric:
 
     For MEAN metrics `value` holds the per-user values (users with a zero denominator are
     dropped) and `covariate` the same users' pre-period values (NaN where undefined). For
-    RATIO metrics `numerator` / `denominator` hold per-user sums and `covariate` is unused.
+    RATIO metrics `numerator` / `denominator` hold per-user sums, and `pre_numerator` /
+    `pre_denominator` the same users' pre-period sums (empty without a pre-period).
     """
 
     kind: MetricKind
@@ -112,6 +113,8 @@ class UserMetric:
     covariate: F64
     numerator: F64
     denominator: F64
+    pre_numerator: F64 | None = None
+    pre_denominator: F64 | None = None
 
 
 def metric_values(metric: MetricDef, exp: F64, pre: F64 | None = None) -> UserMetric:
@@ -120,7 +123,12 @@ def metric_values(metric: MetricDef, exp: F64, pre: F64 | None = None) -> UserMe
     den = exp[:, metric.denominator]
     if metric.kind is MetricKind.RATIO:
         empty = np.empty(0)
-        return UserMetric(metric.kind, empty, empty, num.copy(), den.copy())
+        if pre is None:
+            return UserMetric(metric.kind, empty, empty, num.copy(), den.copy())
+        return UserMetric(
+            metric.kind, empty, empty, num.copy(), den.copy(),
+            pre[:, metric.numerator].copy(), pre[:, metric.denominator].copy(),
+        )
     ok = den > 0
     value = num[ok] / den[ok]
     if pre is None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from rectune.domain import FloatParameter, IntParameter
 from rectune.simulator.engine import Simulator
+from rectune.simulator.parts import WorldParts
 from rectune.simulator.population import population_means, run_cohort
 from rectune.simulator.rng import hash_seed
 from rectune.simulator.tasks import TaskDefinition, get_task, production_stack, stack_for
@@ -36,14 +37,18 @@ __all__ = [
 ORACLE_USER_OFFSET = 10_000_000
 """Oracle users have ids from here on, disjoint from any platform population."""
 
-_SIMS: dict[int, Simulator] = {}
-_BASE: dict[tuple[int, int, int, int], dict[str, float]] = {}
+DEFAULT_PRE_DAYS = 4
+"""Production days before an experiment, as on the default platform."""
+
+_SIMS: dict[tuple[int, WorldParts], Simulator] = {}
+_BASE: dict[tuple[int, int, int, int, WorldParts], dict[str, float]] = {}
 
 
-def _sim(seed: int) -> Simulator:
-    if seed not in _SIMS:
-        _SIMS[seed] = Simulator.create(seed=seed)
-    return _SIMS[seed]
+def _sim(seed: int, parts: WorldParts | None = None) -> Simulator:
+    key = (seed, parts or WorldParts())
+    if key not in _SIMS:
+        _SIMS[key] = Simulator.create(seed=seed, parts=key[1])
+    return _SIMS[key]
 
 
 def oracle_values(
@@ -53,10 +58,11 @@ def oracle_values(
     seed: int = 0,
     n_users: int = 20_000,
     days: int = 7,
-    pre_days: int = 2,
+    pre_days: int = DEFAULT_PRE_DAYS,
+    parts: WorldParts | None = None,
 ) -> dict[str, float]:
     """Population value of every metric under a task configuration (others at production)."""
-    sim = _sim(seed)
+    sim = _sim(seed, parts)
     ids = np.arange(n_users, dtype=np.int64) + ORACLE_USER_OFFSET
     cohort = run_cohort(sim, ids, stack_for(task, config), days, seed=seed, pre_days=pre_days)
     return population_means(cohort)
@@ -69,7 +75,8 @@ def oracle_lifts(
     seed: int = 0,
     n_users: int = 20_000,
     days: int = 7,
-    pre_days: int = 2,
+    pre_days: int = DEFAULT_PRE_DAYS,
+    parts: WorldParts | None = None,
 ) -> dict[str, float]:
     """Relative lift of every metric of `config` over production, nearly noise-free.
 
@@ -80,20 +87,21 @@ def oracle_lifts(
         n_users: Oracle population size; larger is more precise and slower.
         days: Experiment duration the lift refers to (retention effects build up over days).
         pre_days: Production days before the experiment, as on the platform.
+        parts: World parts (default: all on, as on the default platform).
 
     Returns:
         metric name -> relative lift, for every metric of the task.
     """
     t = get_task(task)
-    key = (seed, n_users, days, pre_days)
+    key = (seed, n_users, days, pre_days, parts or WorldParts())
     if key not in _BASE:
-        sim = _sim(seed)
+        sim = _sim(seed, parts)
         ids = np.arange(n_users, dtype=np.int64) + ORACLE_USER_OFFSET
         base = run_cohort(sim, ids, production_stack(), days, seed=seed, pre_days=pre_days)
         _BASE[key] = population_means(base)
     base_values = _BASE[key]
     values = oracle_values(
-        task, config, seed=seed, n_users=n_users, days=days, pre_days=pre_days
+        task, config, seed=seed, n_users=n_users, days=days, pre_days=pre_days, parts=parts
     )
     return {m: values[m] / base_values[m] - 1.0 for m in t.metric_names}
 

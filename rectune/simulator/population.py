@@ -21,7 +21,7 @@ def run_cohort(
     config: StackConfig,
     days: int,
     seed: int,
-    pre_days: int = 2,
+    pre_days: int = 4,
 ) -> Cohort:
     """Simulate `pre_days` of production then `days` of `config` for these users."""
     cohort = sim.cohort(user_ids, seed)

@@ -10,17 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rectune.domain import (
-    Config,
-    ConfigError,
-    FloatParameter,
-    IntParameter,
-    MetricSpec,
-    SearchSpace,
-    SpecError,
-)
+from rectune.domain import Config, ConfigError, MetricSpec, SearchSpace, SpecError
 from rectune.domain.metrics import Direction, MetricRole
-from rectune.simulator.knobs import StackConfig
+from rectune.simulator.knobs import KNOBS, PRODUCTION, StackConfig
 
 __all__ = [
     "PRODUCTION",
@@ -42,7 +34,6 @@ class TaskDefinition:
         stage: The recommender stage whose configuration it tunes.
         space: The knobs with their hard bounds.
         metrics: Primary, secondary and guardrail metrics.
-        production: The production value of every knob of the task.
         traffic_per_arm: Default share of all users in each arm (control included).
         days: Default A/B duration in days.
         description: One paragraph for people and prompts.
@@ -52,10 +43,14 @@ class TaskDefinition:
     stage: str
     space: SearchSpace
     metrics: tuple[MetricSpec, ...]
-    production: Mapping[str, float | int]
     traffic_per_arm: float
     days: int
     description: str
+
+    @property
+    def production(self) -> dict[str, float | int]:
+        """The production value of every knob of the task."""
+        return {n: PRODUCTION[n] for n in self.space.names}
 
     @property
     def primary(self) -> MetricSpec:
@@ -84,12 +79,8 @@ class TaskDefinition:
         return self.space.validate_config(config)
 
 
-def _f(name: str, low: float, high: float, description: str) -> FloatParameter:
-    return FloatParameter(name=name, low=low, high=high, description=description)
-
-
-def _i(name: str, low: int, high: int, description: str) -> IntParameter:
-    return IntParameter(name=name, low=low, high=high, description=description)
+def _space(*names: str) -> SearchSpace:
+    return SearchSpace(parameters=tuple(KNOBS[n] for n in names))
 
 
 def _metric(
@@ -107,14 +98,12 @@ def _metric(
 VALUE_BASED_RETRIEVAL = TaskDefinition(
     name="value_based_retrieval",
     stage="pre_ranking",
-    space=SearchSpace(
-        parameters=(
-            _f("vbr_w_click", 0, 4, "weight of the cheap click head in the pre-ranking value"),
-            _f("vbr_w_dwell", 0, 4, "weight of expected dwell (click x dwell prior)"),
-            _f("vbr_w_quality", 0, 4, "weight of the noisy quality estimate"),
-            _f("vbr_freshness_boost", 0, 2, "additive boost for fresh items (exploration)"),
-            _i("vbr_candidate_cut", 50, 400, "candidates passed to the ranking model"),
-        )
+    space=_space(
+        "vbr_w_click",
+        "vbr_w_dwell",
+        "vbr_w_quality",
+        "vbr_freshness_boost",
+        "vbr_candidate_cut",
     ),
     metrics=(
         _metric("dwell_time", "primary", "increase"),
@@ -124,13 +113,6 @@ VALUE_BASED_RETRIEVAL = TaskDefinition(
         _metric("retention", "guardrail", "increase", -0.005),
         _metric("negative_rate", "guardrail", "decrease", 0.03),
     ),
-    production={
-        "vbr_w_click": 1.0,
-        "vbr_w_dwell": 0.5,
-        "vbr_w_quality": 0.2,
-        "vbr_freshness_boost": 0.1,
-        "vbr_candidate_cut": 150,
-    },
     traffic_per_arm=0.1,
     days=7,
     description=(
@@ -142,14 +124,12 @@ VALUE_BASED_RETRIEVAL = TaskDefinition(
 VALUE_FUSION = TaskDefinition(
     name="value_fusion",
     stage="ranking",
-    space=SearchSpace(
-        parameters=(
-            _f("vf_w_click", 0, 4, "weight of predicted click probability"),
-            _f("vf_w_dwell", 0, 4, "weight of predicted dwell (click x dwell)"),
-            _f("vf_w_like", 0, 4, "weight of predicted like"),
-            _f("vf_w_share", 0, 4, "weight of predicted share"),
-            _f("vf_w_negative", 0, 8, "penalty weight of predicted negative feedback"),
-        )
+    space=_space(
+        "vf_w_click",
+        "vf_w_dwell",
+        "vf_w_like",
+        "vf_w_share",
+        "vf_w_negative",
     ),
     metrics=(
         _metric("dwell_time", "primary", "increase"),
@@ -158,13 +138,6 @@ VALUE_FUSION = TaskDefinition(
         _metric("negative_rate", "guardrail", "decrease", 0.03),
         _metric("topic_diversity", "guardrail", "increase", -0.02),
     ),
-    production={
-        "vf_w_click": 1.0,
-        "vf_w_dwell": 0.6,
-        "vf_w_like": 0.3,
-        "vf_w_share": 0.2,
-        "vf_w_negative": 0.5,
-    },
     traffic_per_arm=0.1,
     days=7,
     description=(
@@ -176,14 +149,12 @@ VALUE_FUSION = TaskDefinition(
 DIVERSITY = TaskDefinition(
     name="diversity",
     stage="re_ranking",
-    space=SearchSpace(
-        parameters=(
-            _f("div_mmr_lambda", 0, 1, "MMR trade-off: 0 = pure relevance, 1 = pure novelty"),
-            _i("div_topic_cap", 1, 10, "most items of one topic on a page"),
-            _i("div_creator_cap", 1, 10, "most items of one creator on a page"),
-            _f("div_fatigue_penalty", 0, 2, "score penalty per exposure above the threshold"),
-            _i("div_fatigue_threshold", 1, 20, "recent exposures to a topic before penalising"),
-        )
+    space=_space(
+        "div_mmr_lambda",
+        "div_topic_cap",
+        "div_creator_cap",
+        "div_fatigue_penalty",
+        "div_fatigue_threshold",
     ),
     metrics=(
         _metric("topic_diversity", "primary", "increase"),
@@ -192,13 +163,6 @@ DIVERSITY = TaskDefinition(
         _metric("clicks", "guardrail", "increase", -0.01),
         _metric("negative_rate", "guardrail", "decrease", 0.03),
     ),
-    production={
-        "div_mmr_lambda": 0.1,
-        "div_topic_cap": 6,
-        "div_creator_cap": 4,
-        "div_fatigue_penalty": 0.1,
-        "div_fatigue_threshold": 8,
-    },
     traffic_per_arm=0.1,
     days=7,
     description=(
@@ -211,11 +175,6 @@ TASKS: dict[str, TaskDefinition] = {
     t.name: t for t in (VALUE_BASED_RETRIEVAL, VALUE_FUSION, DIVERSITY)
 }
 """Every task the simulator knows, by name."""
-
-PRODUCTION: dict[str, float | int] = {
-    k: v for t in TASKS.values() for k, v in t.production.items()
-}
-"""The production value of every knob of the stack."""
 
 
 def get_task(name: str) -> TaskDefinition:

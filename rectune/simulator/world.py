@@ -1,8 +1,13 @@
-"""The item corpus and the user population.
+"""The item corpus (with churn and ageing) and the user population.
 
-Items are sorted by topic so that retrieval can pick "an item of topic t" with one multiply.
-Users are not stored: their attributes are a pure function of (world seed, user id), so any
-subset of user ids can be materialised on demand and the same user looks the same in every
+Items live in *slots* sorted by topic, so retrieval picks "an item of topic t" with one
+multiply. With item churn a slot's item is replaced at the end of its lifetime: the slot keeps
+its topic, the new item gets new features (a hash of slot and generation). So the corpus of
+any calendar day is a pure function of (world seed, day), every arm and experiment sees the
+same corpus on the same day, and nothing grows with time.
+
+Users are not stored either: their attributes are a pure function of (world seed, user id),
+so any subset of ids can be materialised on demand and the same user looks the same in every
 experiment, arm and process.
 """
 
@@ -13,11 +18,23 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from rectune.simulator.parts import WorldParts
 from rectune.simulator.rng import hash_seed, mix32, normal_from_hash, stream, uniform_from_hash
 
-__all__ = ["PAGE_SIZE", "RETRIEVED", "Users", "World", "WorldParams", "make_world"]
+__all__ = [
+    "PAGE_SIZE",
+    "RETRIEVED",
+    "TABLE_SLOTS",
+    "Corpus",
+    "Users",
+    "World",
+    "WorldParams",
+    "make_world",
+]
 
 F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+U32 = NDArray[np.uint32]
 
 RETRIEVED = 320
 """Candidates returned by retrieval for every page request (the issue asks for >= 300)."""
@@ -28,13 +45,19 @@ PAGE_SIZE = 10
 TABLE_SLOTS = 64
 """Size of each user's retrieval topic table (a quantised interest distribution)."""
 
+FRESH_DAYS = 3.0
+"""An item's freshness is ``exp(-age / FRESH_DAYS)``."""
+
+CREATOR_TABLE = 256
+"""Entries of each topic's creator table (a quantised Zipf draw of its creators)."""
+
 
 @dataclass(frozen=True)
 class WorldParams:
     """Sizes of the simulated world.
 
     Attributes:
-        n_items: Items in the corpus.
+        n_items: Item slots in the corpus.
         n_topics: Topics (at most 32: consumed topics are tracked as a 32-bit mask).
         n_creators: Creators; each has a home topic and a reputation.
         seed: World seed; items and users are functions of it.
@@ -56,41 +79,68 @@ class WorldParams:
 
 
 @dataclass(frozen=True, eq=False)
-class World:
-    """Items (arrays indexed by item id, grouped by topic) and topic geometry.
+class Corpus:
+    """The items of one calendar day, arrays indexed by slot.
 
     Attributes:
-        params: The sizes and seed this world was built from.
-        topic: Topic of each item.
+        day: Calendar day (0 = the first simulated day).
+        generation: Which item of its slot is live (advances at the end of each lifetime).
+        age: Days since the item appeared.
+        freshness: ``exp(-age / 3)``: 1 for a brand-new item.
         creator: Creator of each item.
         quality: True quality (standard-normal scale, includes the creator's reputation).
         clickbait: Clickbait appeal in (0, 1): raises clicks, lowers dwell and satisfaction.
-        freshness: 1 for a brand-new item, 0 for an old one.
         length: Typical dwell in seconds of a satisfied reader.
         share_appeal: How shareable the item is.
-        cost: Feature-fetch cost of scoring the item in the ranking model (around 1).
-        topic_start: First item id of each topic.
-        topic_size: Number of items of each topic.
+        item_key: A hash of (slot, generation) that keys the item's persistent model errors.
+    """
+
+    day: int
+    generation: NDArray[np.int64]
+    age: NDArray[np.int64]
+    freshness: F32
+    creator: NDArray[np.int32]
+    quality: F32
+    clickbait: F32
+    length: F32
+    share_appeal: F32
+    item_key: U32
+
+
+@dataclass(frozen=True, eq=False)
+class World:
+    """Item slots (grouped by topic), creators, topic geometry and the world's parts.
+
+    Attributes:
+        params: The sizes and seed this world was built from.
+        parts: Which dynamics are switched on.
+        topic: Topic of each slot.
+        lifetime: Days an item of the slot stays before it is replaced.
+        phase: Offset of the slot's replacement cycle.
+        cost: Feature-fetch cost of scoring the slot's items in the ranking model (about 1).
+        creator_rep: Reputation of each creator.
+        creator_table: Per topic, a quantised Zipf table of its creators (topics x 256).
+        topic_start: First slot of each topic.
+        topic_size: Number of slots of each topic.
         topic_sim: Topic-to-topic similarity in [0, 1], 1 on the diagonal.
     """
 
     params: WorldParams
+    parts: WorldParts
     topic: NDArray[np.int32]
-    creator: NDArray[np.int32]
-    quality: F32
-    clickbait: F32
-    freshness: F32
-    length: F32
-    share_appeal: F32
+    lifetime: NDArray[np.int64]
+    phase: NDArray[np.int64]
     cost: F32
+    creator_rep: F32
+    creator_table: NDArray[np.int32]
     topic_start: NDArray[np.uint32]
     topic_size: NDArray[np.uint32]
     topic_sim: F32
-    extra: dict[str, F32] = field(default_factory=dict)
+    _corpus: dict[int, Corpus] = field(default_factory=dict, repr=False)
 
     @property
     def n_items(self) -> int:
-        """Number of items."""
+        """Number of item slots."""
         return int(self.topic.shape[0])
 
     @property
@@ -98,9 +148,17 @@ class World:
         """Number of topics."""
         return self.params.n_topics
 
+    def corpus(self, day: int) -> Corpus:
+        """The items live on calendar `day` (cached; deterministic in seed and day)."""
+        if day not in self._corpus:
+            if len(self._corpus) > 48:
+                self._corpus.clear()
+            self._corpus[day] = _corpus(self, day)
+        return self._corpus[day]
 
-def make_world(params: WorldParams | None = None) -> World:
-    """Build the item corpus deterministically from `params.seed`."""
+
+def make_world(params: WorldParams | None = None, parts: WorldParts | None = None) -> World:
+    """Build the slots and creators deterministically from `params.seed`."""
     p = params or WorldParams()
     rng = np.random.default_rng(hash_seed("world", p.seed))
     t_count = p.n_topics
@@ -115,19 +173,21 @@ def make_world(params: WorldParams | None = None) -> World:
     # is what makes the per-creator cap of the re-ranker bite.
     creator_topic = rng.integers(0, t_count, size=p.n_creators)
     creator_rep = rng.normal(0.0, 0.5, size=p.n_creators)
-    creator = np.empty(p.n_items, dtype=np.int32)
+    table = np.empty((t_count, CREATOR_TABLE), dtype=np.int32)
+    q = (np.arange(CREATOR_TABLE) + 0.5) / CREATOR_TABLE
     for t in range(t_count):
         own = np.flatnonzero(creator_topic == t)
         if own.size == 0:
             own = np.array([t % p.n_creators])
+        own = rng.permutation(own)
         w = 1.0 / np.arange(1, own.size + 1) ** 1.1
-        creator[topic == t] = rng.choice(own, size=int(sizes[t]), p=w / w.sum())
+        cdf = np.cumsum(w / w.sum())
+        table[t] = own[np.minimum(np.searchsorted(cdf, q), own.size - 1)]
 
-    quality = creator_rep[creator] + rng.normal(0.0, 0.85, size=p.n_items)
-    clickbait = 1.0 / (1.0 + np.exp(-(rng.normal(-1.4, 1.1, size=p.n_items) - 0.6 * quality)))
-    freshness = rng.random(p.n_items)
-    length = np.exp(rng.normal(np.log(35.0), 0.45, size=p.n_items))
-    share_appeal = rng.normal(0.0, 1.0, size=p.n_items)
+    # Item lifetimes are spread from a few days (news) to weeks (evergreen content).
+    spread = np.exp(rng.uniform(np.log(4.0), np.log(40.0), size=p.n_items))
+    lifetime = np.round(spread).astype(np.int64)
+    phase = (rng.random(p.n_items) * lifetime).astype(np.int64)
     cost = rng.uniform(0.7, 1.3, size=p.n_items)
 
     # Topics live on a circle with some random jitter: neighbours are similar, which gives
@@ -141,18 +201,60 @@ def make_world(params: WorldParams | None = None) -> World:
     f32 = np.float32
     return World(
         params=p,
+        parts=parts or WorldParts(),
         topic=topic,
-        creator=creator,
-        quality=quality.astype(f32),
-        clickbait=clickbait.astype(f32),
-        freshness=freshness.astype(f32),
-        length=length.astype(f32),
-        share_appeal=share_appeal.astype(f32),
+        lifetime=lifetime,
+        phase=phase,
         cost=cost.astype(f32),
+        creator_rep=creator_rep.astype(f32),
+        creator_table=table,
         topic_start=start,
         topic_size=sizes.astype(np.uint32),
         topic_sim=sim.astype(f32),
     )
+
+
+def _corpus(world: World, day: int) -> Corpus:
+    n = world.n_items
+    if world.parts.item_churn:
+        t = world.phase + day
+        generation = t // world.lifetime
+        age = t % world.lifetime
+    else:
+        # A fixed corpus: every item is "old" except that ages are spread once and for all.
+        generation = np.zeros(n, dtype=np.int64)
+        age = world.phase.copy()
+    seed = np.uint32(hash_seed("items", world.params.seed))
+    with np.errstate(over="ignore"):
+        slot = np.arange(n, dtype=np.uint32) * np.uint32(0x9E3779B1)
+        key = mix32(slot ^ seed)
+        key = mix32(key ^ (generation.astype(np.uint32) * np.uint32(0x85EBCA77) + np.uint32(7)))
+
+    def normal(label: int) -> F64:
+        return normal_from_hash(stream(key, label))
+
+    c_idx = (uniform_from_hash(stream(key, 1)) * CREATOR_TABLE).astype(np.int64)
+    creator = world.creator_table[world.topic, np.minimum(c_idx, CREATOR_TABLE - 1)]
+    quality = world.creator_rep[creator].astype(np.float64) + 0.85 * normal(2)
+    clickbait = 1.0 / (1.0 + np.exp(-(-1.4 + 1.1 * normal(3) - 0.6 * quality)))
+    length = np.exp(np.log(35.0) + 0.45 * normal(4))
+    f32 = np.float32
+    return Corpus(
+        day=day,
+        generation=generation,
+        age=age,
+        freshness=np.exp(-age / FRESH_DAYS).astype(f32),
+        creator=creator.astype(np.int32),
+        quality=quality.astype(f32),
+        clickbait=clickbait.astype(f32),
+        length=length.astype(f32),
+        share_appeal=normal(5).astype(f32),
+        item_key=key,
+    )
+
+
+SEGMENTS = ("regular", "new", "heavy")
+"""User segments, by index in `Users.segment`."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,23 +267,40 @@ class Users:
         affinity: True topic affinity (log-interest, users x topics).
         affinity_hat: The recommender's estimate of that affinity (noisier).
         topic_table: Retrieval table, users x 64 topic ids, a quantised interest mix.
+        top_topics: Bit mask of each user's three favourite topics.
+        intensity: Log of how much the user browses (heavy-tailed across users).
         activity: Logit of continuing to browse after a neutral page.
         return_logit: Logit of coming back tomorrow at neutral satisfaction.
         fatigue_sens: How much repeated exposure to a topic suppresses clicks.
         breadth: How much the user values consuming several topics a day.
         bait_sens: Susceptibility to clickbait.
+        quality_sens: How much dwell grows with quality.
+        dwell_scale: How long the user reads (engaged, heavy users read longer).
+        change_gain: Click-logit reaction per unit of page change versus habit (novelty > 0,
+            primacy < 0).
+        churn_logit: Logit of leaving for good on a day at neutral satisfaction.
+        segment: 0 regular, 1 new, 2 heavy (see `SEGMENTS`).
+        arrival: Calendar day the user first shows up.
     """
 
     ids: NDArray[np.int64]
-    key: NDArray[np.uint32]
+    key: U32
     affinity: F32
     affinity_hat: F32
     topic_table: NDArray[np.uint8]
+    top_topics: U32
+    intensity: F32
     activity: F32
     return_logit: F32
     fatigue_sens: F32
     breadth: F32
     bait_sens: F32
+    quality_sens: F32
+    dwell_scale: F32
+    change_gain: F32
+    churn_logit: F32
+    segment: NDArray[np.int8]
+    arrival: NDArray[np.int64]
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -190,12 +309,13 @@ class Users:
     def build(cls, world: World, ids: NDArray[np.int64] | list[int]) -> Users:
         """Materialise the users with these ids (deterministic in world seed and id)."""
         uid = np.asarray(ids, dtype=np.int64)
+        parts = world.parts
         t_count = world.n_topics
         seed = np.uint32(hash_seed("users", world.params.seed))
         key = mix32((uid.astype(np.uint64) & 0xFFFFFFFF).astype(np.uint32) ^ seed)
         key = mix32(key ^ (uid >> 32).astype(np.uint32))
 
-        def normal(label: int, shape: tuple[int, ...] = ()) -> NDArray[np.float64]:
+        def normal(label: int, shape: tuple[int, ...] = ()) -> F64:
             k = stream(key, label)
             if not shape:
                 return normal_from_hash(k)
@@ -203,7 +323,7 @@ class Users:
             h = mix32(k[:, None] ^ (cols[None, :] * np.uint32(0x85EBCA77)))
             return normal_from_hash(h).reshape(len(uid), *shape)
 
-        def uniform(label: int) -> NDArray[np.float64]:
+        def uniform(label: int) -> F64:
             return uniform_from_hash(stream(key, label)).astype(np.float64)
 
         spread = 0.9 + 0.9 * uniform(1)
@@ -221,6 +341,31 @@ class Users:
         q = (np.arange(TABLE_SLOTS) + 0.5) / TABLE_SLOTS
         table = (q[None, :, None] > cdf[:, None, :]).sum(axis=2)
         table = np.minimum(table, t_count - 1).astype(np.uint8)
+        top3 = np.argsort(-affinity, axis=1)[:, :3]
+        top_mask = np.bitwise_or.reduce(np.left_shift(1, top3).astype(np.uint32), axis=1)
+
+        # Intensity: how much a user browses. Heavy-tailed, so the top 1% of users carry a
+        # large share of the dwell, as in production.
+        z_int = normal(9)
+        intensity = (1.2 if parts.heavy_tails else 0.0) * z_int
+        heavy = z_int > 1.2816  # top 10%
+        new = (uniform(10) < 0.15) & ~heavy
+        segment = np.where(heavy, 2, np.where(new, 1, 0)).astype(np.int8)
+        if parts.arrival:
+            arrival = np.where(new, (uniform(11) * 18).astype(np.int64), 0)
+        else:
+            arrival = np.zeros(uid.size, dtype=np.int64)
+
+        seg = parts.segments
+        fatigue = 0.12 * np.exp(0.5 * normal(6)) * (np.where(heavy, 0.5, 1.0) if seg else 0.95)
+        breadth = uniform(7) * (np.where(new, 1.5, 1.0) if seg else 1.07)
+        bait = np.clip(1.0 + 0.3 * normal(8), 0.2, 2.0) * (np.where(heavy, 0.8, 1.0) if seg else 1)
+        quality_sens = 0.35 * (np.where(new, 1.5, 1.0) if seg else 1.07) * np.exp(0.2 * normal(12))
+        if parts.novelty:
+            gain = np.where(heavy, -1.2, np.where(new, 2.0, 1.2)) if seg else np.full(uid.size, 1.2)
+        else:
+            gain = np.zeros(uid.size)
+        churn = np.where(new, -4.2, -5.6) if seg else np.full(uid.size, -5.3)
 
         f32 = np.float32
         return cls(
@@ -229,9 +374,17 @@ class Users:
             affinity=np.clip(affinity, -4.0, 3.0).astype(f32),
             affinity_hat=np.clip(affinity_hat, -4.0, 3.0).astype(f32),
             topic_table=table,
-            activity=(0.2 + 0.8 * normal(4)).astype(f32),
-            return_logit=(0.7 + 1.1 * normal(5)).astype(f32),
-            fatigue_sens=(0.12 * np.exp(0.5 * normal(6))).astype(f32),
-            breadth=uniform(7).astype(f32),
-            bait_sens=np.clip(1.0 + 0.3 * normal(8), 0.2, 2.0).astype(f32),
+            top_topics=top_mask.astype(np.uint32),
+            intensity=intensity.astype(f32),
+            activity=(-0.3 + 0.4 * normal(4) + 1.9 * intensity).astype(f32),
+            return_logit=(0.4 + 0.8 * normal(5) + 0.9 * intensity).astype(f32),
+            fatigue_sens=fatigue.astype(f32),
+            breadth=breadth.astype(f32),
+            bait_sens=bait.astype(f32),
+            quality_sens=quality_sens.astype(f32),
+            dwell_scale=np.exp(0.45 * intensity - 0.2).astype(f32),
+            change_gain=gain.astype(f32),
+            churn_logit=churn.astype(f32),
+            segment=segment,
+            arrival=arrival,
         )

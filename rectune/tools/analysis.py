@@ -6,30 +6,48 @@ calibration number goes through the exact code path of a real experiment.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import stats as sps
 
-from rectune.domain import ArmResult, ExperimentResult, ExperimentState, MetricResult
+from rectune.domain import (
+    ArmResult,
+    ExperimentResult,
+    ExperimentState,
+    GuardrailOutcome,
+    GuardrailVerdict,
+    MetricResult,
+    MetricRole,
+    MetricSpec,
+)
 from rectune.simulator.metrics import METRICS, MetricKind, metric_values
-from rectune.tools.platform import MetricBaseline
+from rectune.tools.platform import SRM_ALPHA, MetricBaseline
 from rectune.tools.stats import (
     Comparison,
     compare_means,
     compare_ratios,
     cuped_adjust,
     holm,
+    ratio_cuped,
     srm_test,
 )
 
-__all__ = ["SRM_ALPHA", "ArmData", "build_result", "compare_metric", "metric_baseline"]
+__all__ = [
+    "SRM_ALPHA",
+    "ArmData",
+    "build_result",
+    "compare_metric",
+    "daily_srm",
+    "guardrail_verdict",
+    "metric_baseline",
+]
 
 F64 = NDArray[np.float64]
 
-SRM_ALPHA = 0.001
-"""Sample-ratio mismatch is flagged below this p-value (a deliberately strict level)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +66,10 @@ class ArmData:
         control_exp: Control's experiment aggregates at the day this arm stopped (only for
             aborted arms, so both sides cover the same days).
         control_pre: Control's pre-period aggregates matching `control_exp`.
+        days_planned: Days the arm was planned to run.
+        stopped_early: Whether the guardrail monitor stopped it before `days_planned`.
+        breaches: Guardrail metric -> day the monitor crossed its boundary.
+        daily_enrolled: Users who entered the experiment on each day (per-day SRM check).
     """
 
     name: str
@@ -60,6 +82,10 @@ class ArmData:
     candidate_id: str | None = None
     control_exp: F64 | None = None
     control_pre: F64 | None = None
+    days_planned: int | None = None
+    stopped_early: bool = False
+    breaches: Mapping[str, int] = field(default_factory=dict)
+    daily_enrolled: Sequence[int] = ()
 
 
 def compare_metric(metric: str, control: ArmData, treatment: ArmData) -> Comparison:
@@ -70,11 +96,76 @@ def compare_metric(metric: str, control: ArmData, treatment: ArmData) -> Compari
     c = metric_values(mdef, c_exp, c_pre)
     t = metric_values(mdef, treatment.exp, treatment.pre)
     if mdef.kind is MetricKind.RATIO:
-        return compare_ratios(c.numerator, c.denominator, t.numerator, t.denominator)
+        pre = None
+        if c.pre_numerator is not None and t.pre_numerator is not None:
+            assert c.pre_denominator is not None and t.pre_denominator is not None
+            pre = (c.pre_numerator, c.pre_denominator, t.pre_numerator, t.pre_denominator)
+        return compare_ratios(c.numerator, c.denominator, t.numerator, t.denominator, pre)
     use_cov = c_pre is not None and treatment.pre is not None
     return compare_means(
         c.value, t.value, c.covariate if use_cov else None, t.covariate if use_cov else None
     )
+
+
+def guardrail_verdict(
+    spec: MetricSpec, cmp: Comparison, *, alpha: float, breached_on_day: int | None = None
+) -> GuardrailVerdict:
+    """The one-sided non-inferiority verdict on one guardrail of one arm.
+
+    The null is "the true lift is at or past the threshold"; `passed` rejects it at level
+    `alpha` (the one-sided ``1 - alpha`` bound on the harmful side lies inside the
+    threshold). `breached` comes only from the sequential monitor, whose own error budget
+    controls false breaches; everything else is `inconclusive`.
+
+    Example:
+        >>> from rectune.tools.stats import Comparison
+        >>> spec = MetricSpec(name="clicks", role="guardrail", direction="increase",
+        ...                   guardrail_threshold=-0.01)
+        >>> cmp = Comparison(10.0, 9.99, -0.001, 0.004, 0.8, 5000, 5000)
+        >>> guardrail_verdict(spec, cmp, alpha=0.05).outcome.value
+        'passed'
+    """
+    thr = spec.guardrail_threshold
+    if thr is None:
+        raise ValueError(f"metric {spec.name!r} is not a guardrail")
+    safe_margin = spec.sign * (cmp.lift - thr)
+    no_noise = 0.0 if safe_margin > 0 else 1.0
+    p = float(sps.norm.sf(safe_margin / cmp.se)) if cmp.se > 0 else no_noise
+    bound = cmp.lift - spec.sign * float(sps.norm.isf(alpha)) * cmp.se
+    where = "drop" if spec.sign > 0 else "rise"
+    if breached_on_day is not None:
+        outcome = GuardrailOutcome.BREACHED
+        detail = (
+            f"the monitor found {spec.name} past its limit {thr:+.2%} on day {breached_on_day}"
+        )
+    elif p < alpha:
+        outcome = GuardrailOutcome.PASSED
+        detail = (
+            f"{spec.name} {cmp.lift:+.2%}: a {where} past {thr:+.2%} is ruled out at level "
+            f"{alpha:g} (one-sided bound {bound:+.2%})"
+        )
+    else:
+        outcome = GuardrailOutcome.INCONCLUSIVE
+        detail = (
+            f"{spec.name} {cmp.lift:+.2%}: cannot rule out a {where} past {thr:+.2%} "
+            f"(one-sided bound {bound:+.2%})"
+        )
+    return GuardrailVerdict(
+        metric=spec.name,
+        direction=spec.direction,
+        threshold=thr,
+        lift=cmp.lift,
+        bound=bound,
+        alpha=alpha,
+        p_value=min(1.0, max(0.0, p)),
+        outcome=outcome,
+        breached_on_day=breached_on_day,
+        detail=detail,
+    )
+
+
+def _spec_of(metric: MetricSpec | str) -> tuple[str, MetricSpec | None]:
+    return (metric, None) if isinstance(metric, str) else (metric.name, metric)
 
 
 def build_result(
@@ -84,13 +175,19 @@ def build_result(
     days_run: int,
     control: ArmData,
     treatments: Sequence[ArmData],
-    metrics: Sequence[str],
+    metrics: Sequence[MetricSpec | str],
     *,
     alpha: float = 0.05,
+    guardrail_alpha: float = 0.05,
     notes: Sequence[str] = (),
     assigned: Mapping[str, int] | None = None,
 ) -> ExperimentResult:
-    """Compare every treatment with control on every metric, with Holm and SRM checks.
+    """Compare every treatment with control on every metric; verdicts, Holm and SRM checks.
+
+    With metric specs, each role is its own Holm family over (arm, metric) pairs - the
+    primary flag people read is corrected over ``arms x primaries`` only - and each guardrail
+    gets a one-sided non-inferiority verdict per arm (`guardrail_verdict`), separate from
+    the primary's superiority test. Metrics given by name only form one family (no verdicts).
 
     Args:
         experiment_id: Id of the experiment.
@@ -99,8 +196,9 @@ def build_result(
         days_run: Days of data.
         control: The control arm.
         treatments: The treatment arms.
-        metrics: Metrics to report.
-        alpha: Family-wise error rate of the Holm correction.
+        metrics: Metric specs (roles, directions, thresholds) or plain names.
+        alpha: Family-wise error rate of each Holm family.
+        guardrail_alpha: Level of each guardrail's non-inferiority verdict.
         notes: Free-text notes to carry.
         assigned: Users counted per arm for the SRM check (defaults to the aggregate rows).
 
@@ -108,34 +206,59 @@ def build_result(
         The result; metrics that cannot be computed yet (no data) are left out.
     """
     out_notes = list(notes)
-    raw: list[tuple[str, str, MetricResult]] = []
+    raw: list[tuple[str, MetricSpec | None, MetricResult]] = []
+    verdicts: dict[str, list[GuardrailVerdict]] = {a.name: [] for a in treatments}
     for arm in treatments:
-        for m in metrics:
+        for item in metrics:
+            name, spec = _spec_of(item)
             try:
-                cmp = compare_metric(m, control, arm)
+                cmp = compare_metric(name, control, arm)
             except ValueError as exc:
-                out_notes.append(f"{arm.name}/{m}: not computed ({exc})")
+                out_notes.append(f"{arm.name}/{name}: not computed ({exc})")
                 continue
-            raw.append((arm.name, m, cmp.to_result(m)))
-    adjusted, reject = holm([r.p_value for _, _, r in raw], alpha)
+            role = None if spec is None else spec.role
+            raw.append((arm.name, spec, cmp.to_result(name).model_copy(update={"role": role})))
+            if spec is not None and spec.role is MetricRole.GUARDRAIL:
+                verdicts[arm.name].append(
+                    guardrail_verdict(
+                        spec, cmp, alpha=guardrail_alpha, breached_on_day=arm.breaches.get(name)
+                    )
+                )
     per_arm: dict[str, dict[str, MetricResult]] = {a.name: {} for a in treatments}
-    for (arm_name, m, r), p_adj, rej in zip(raw, adjusted, reject, strict=True):
-        per_arm[arm_name][m] = r.model_copy(update={"p_adjusted": p_adj, "significant": rej})
+    families = sorted({r.role for _, _, r in raw}, key=lambda x: str(x))
+    for family in families:
+        members = [(a, r) for a, _, r in raw if r.role == family]
+        adjusted, reject = holm([r.p_value for _, r in members], alpha)
+        for (arm_name, r), p_adj, rej in zip(members, adjusted, reject, strict=True):
+            per_arm[arm_name][r.metric] = r.model_copy(
+                update={"p_adjusted": p_adj, "significant": rej}
+            )
+    order = [_spec_of(m)[0] for m in metrics]
     arms = [
         ArmResult(
             arm=a.name,
             candidate_id=a.candidate_id,
-            metrics=per_arm[a.name],
+            metrics={m: per_arm[a.name][m] for m in order if m in per_arm[a.name]},
             aborted=a.aborted,
             abort_reason=a.abort_reason,
             days_run=a.days_run,
+            days_planned=a.days_planned,
+            stopped_early=a.stopped_early,
+            guardrails=verdicts[a.name],
         )
         for a in treatments
     ]
+    for a in arms:
+        if a.stopped_early:
+            out_notes.append(
+                f"{a.arm}: stopped early after {a.days_run} of {a.days_planned} days; its lifts "
+                "are short-horizon and biased away from zero, not a full measurement"
+            )
+    all_arms = (control, *treatments)
     counts = dict(assigned) if assigned is not None else {
-        a.name: int(a.exp.shape[0]) for a in (control, *treatments)
+        a.name: int(a.exp.shape[0]) for a in all_arms
     }
-    fractions = {a.name: a.traffic for a in (control, *treatments)}
+    fractions = {a.name: a.traffic for a in all_arms}
     srm_p = srm_test(counts, fractions)
     srm = srm_p < SRM_ALPHA
     if srm:
@@ -143,6 +266,15 @@ def build_result(
             f"sample-ratio mismatch: users per arm {counts} do not match the planned split "
             f"(chi-square p={srm_p:.2e}); do not trust these results"
         )
+    daily = daily_srm(all_arms)
+    if daily and not srm:
+        bad = [d + 1 for d, p in enumerate(daily) if p < SRM_ALPHA / len(daily)]
+        if bad:
+            srm = True
+            out_notes.append(
+                f"sample-ratio mismatch on day(s) {bad}: the users entering each arm that day "
+                "do not match the planned split; do not trust these results"
+            )
     return ExperimentResult(
         experiment_id=experiment_id,
         task=task,
@@ -151,8 +283,26 @@ def build_result(
         arms=arms,
         srm_p_value=srm_p,
         srm_detected=srm,
+        srm_daily_p_values=daily,
         notes=out_notes,
     )
+
+
+def daily_srm(arms: Sequence[ArmData]) -> list[float]:
+    """Per-day chi-square SRM p-values of the users entering each arm (empty if unknown).
+
+    A loss confined to some days, or to the users who arrive during the test, is diluted in
+    the cumulative count; a test per day of entries sees it. The caller flags a day below
+    ``SRM_ALPHA / days`` (Bonferroni over the days).
+    """
+    if not arms or any(not a.daily_enrolled for a in arms):
+        return []
+    days = min(len(a.daily_enrolled) for a in arms)
+    fractions = {a.name: a.traffic for a in arms}
+    return [
+        srm_test({a.name: int(a.daily_enrolled[d]) for a in arms}, fractions)
+        for d in range(days)
+    ]
 
 
 def metric_baseline(
@@ -168,7 +318,20 @@ def metric_baseline(
     if mdef.kind is MetricKind.RATIO:
         ratio = float(u.numerator.sum() / u.denominator.sum())
         lin = (u.numerator - ratio * u.denominator) / u.denominator.mean()
-        mean, sd = ratio, float(lin.std(ddof=1))
+        if u.pre_numerator is not None and u.pre_denominator is not None and (
+            u.pre_denominator.sum() > 0
+        ):
+            # The same CUPED the analysis applies, on the linearised metric.
+            half = lin.size // 2
+            pn, pd = u.pre_numerator, u.pre_denominator
+            _, v1, _, v2 = ratio_cuped(
+                u.numerator[:half], u.denominator[:half], u.numerator[half:],
+                u.denominator[half:], (pn[:half], pd[:half], pn[half:], pd[half:]),
+            )
+            sd = math.sqrt((v1 * half + v2 * (lin.size - half)) / 2.0)
+        else:
+            sd = float(lin.std(ddof=1))
+        mean = ratio
     else:
         half = u.value.size // 2
         cov = u.covariate if pre is not None else None
@@ -179,6 +342,13 @@ def metric_baseline(
             None if cov is None else cov[half:],
         )
         mean, sd = float(u.value.mean()), float(np.concatenate([a, b]).std(ddof=1))
+    rows = max(1, int(exp.shape[0]))
+    coverage = 1.0 if mdef.kind is MetricKind.RATIO else max(u.value.size / rows, 1e-6)
     return MetricBaseline(
-        metric=metric, mean=mean, cv=max(sd / abs(mean), 1e-9), days=days, population=population
+        metric=metric,
+        mean=mean,
+        cv=max(sd / abs(mean), 1e-9),
+        days=days,
+        population=population,
+        coverage=min(1.0, coverage),
     )

@@ -2,8 +2,9 @@
 
 * per-user metrics: CUPED adjustment with a pre-period covariate, then Welch's t-test; the
   relative lift's interval comes from the delta method on the ratio of the two means;
-* ratio metrics (sum over sum): delta-method variance of each arm's ratio, a z-test on the
-  difference and a delta-method interval for the relative lift;
+* ratio metrics (sum over sum): delta-method variance of each arm's ratio (CUPED on the
+  linearised metric when a pre-period exists), a z-test on the difference and a
+  delta-method interval for the relative lift;
 * Holm's step-down correction across every (arm, metric) comparison;
 * a chi-square sample-ratio-mismatch check on the arm sizes.
 """
@@ -27,6 +28,7 @@ __all__ = [
     "compare_ratios",
     "cuped_adjust",
     "holm",
+    "ratio_cuped",
     "srm_test",
 ]
 
@@ -159,7 +161,47 @@ def _ratio_moments(num: F64, den: F64) -> tuple[float, float]:
     return r, float(max(var, 0.0))
 
 
-def compare_ratios(nc: F64, dc: F64, nt: F64, dt: F64) -> Comparison:
+def ratio_cuped(
+    nc: F64, dc: F64, nt: F64, dt: F64, pre: tuple[F64, F64, F64, F64]
+) -> tuple[float, float, float, float]:
+    """CUPED for a ratio metric through its delta-method linearisation (Deng et al. 2018).
+
+    Each user's linearised value ``(y - R x) / mean(x)`` is adjusted with the same user's
+    linearised pre-period value, the coefficient pooled over both arms. Returns the adjusted
+    ratio and its variance for control and treatment.
+    """
+    pnc, pdc, pnt, pdt = pre
+    out: list[float] = []
+    lin, cov = [], []
+    pn, pd = np.concatenate([pnc, pnt]), np.concatenate([pdc, pdt])
+    pbar = float(pd.mean())
+    r_pre = float(pn.sum() / pd.sum()) if pd.sum() > 0 else 0.0
+    for n, d, a, b in ((nc, dc, pnc, pdc), (nt, dt, pnt, pdt)):
+        r = float(n.sum() / d.sum())
+        lin.append((n - r * d) / float(d.mean()))
+        cov.append((a - r_pre * b) / pbar if pbar > 0 else np.zeros_like(a))
+    w_all = np.concatenate(cov)
+    var_w = float(w_all.var())
+    if var_w <= 0:
+        theta = 0.0
+    else:
+        l_all = np.concatenate(lin)
+        theta = float(((w_all - w_all.mean()) * l_all).mean() / var_w)
+    w_mean = float(w_all.mean())
+    for (n, d), lv, w in zip(((nc, dc), (nt, dt)), lin, cov, strict=True):
+        r = float(n.sum() / d.sum())
+        adj = lv - theta * (w - w.mean())
+        out += [r - theta * (float(w.mean()) - w_mean), float(adj.var(ddof=1)) / n.size]
+    return out[0], out[1], out[2], out[3]
+
+
+def compare_ratios(
+    nc: F64,
+    dc: F64,
+    nt: F64,
+    dt: F64,
+    pre: tuple[F64, F64, F64, F64] | None = None,
+) -> Comparison:
     """Compare a ratio metric (sum of numerators over sum of denominators) by the delta method.
 
     Args:
@@ -167,6 +209,8 @@ def compare_ratios(nc: F64, dc: F64, nt: F64, dt: F64) -> Comparison:
         dc: Per-user denominators in control.
         nt: Per-user numerators in treatment.
         dt: Per-user denominators in treatment.
+        pre: The same users' pre-period numerators and denominators (control, control,
+            treatment, treatment) for CUPED on the linearised metric, or None.
 
     Returns:
         The comparison; the p-value is a two-sided z-test on the difference of the ratios.
@@ -174,8 +218,11 @@ def compare_ratios(nc: F64, dc: F64, nt: F64, dt: F64) -> Comparison:
     n_c, n_t = int(nc.size), int(nt.size)
     if n_c < 2 or n_t < 2 or dc.sum() <= 0 or dt.sum() <= 0:
         raise ValueError("ratio metric: need at least 2 users and a positive denominator per arm")
-    rc, vc = _ratio_moments(nc, dc)
-    rt, vt = _ratio_moments(nt, dt)
+    if pre is not None and pre[1].sum() + pre[3].sum() > 0:
+        rc, vc, rt, vt = ratio_cuped(nc, dc, nt, dt, pre)
+    else:
+        rc, vc = _ratio_moments(nc, dc)
+        rt, vt = _ratio_moments(nt, dt)
     if rc == 0:
         return Comparison(rc, rt, 0.0, 0.0, 1.0, n_c, n_t)
     sd = math.sqrt(vc + vt)

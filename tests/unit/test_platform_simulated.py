@@ -187,8 +187,9 @@ def test_bad_spec_level_inputs() -> None:
     arm = good.treatments[0]
     with pytest.raises(SpecError, match="duplicate arm names"):
         p.launch(good.model_copy(update={"treatments": [arm, arm]}), "k3")
-    with pytest.raises(SpecError, match="allowed tasks"):
-        p.launch(good.model_copy(update={"task": "nope"}), "k4")
+    with pytest.raises(ConfigError, match="a simulator knob"):
+        new_skill = spec(treatments={"a": {"div_nonsense": 1}}).model_copy(update={"task": "new"})
+        p.launch(new_skill, "k4")
     with pytest.raises(SpecError, match="unknown metric 'serving_cost'"):
         p.launch(spec(metrics=["serving_cost"]), "k5")
     with pytest.raises(SpecError, match="at least 50"):

@@ -12,6 +12,7 @@ from rectune.domain import ConfigError, MetricRole, SpecError
 from rectune.simulator.engine import Simulator
 from rectune.simulator.knobs import StackConfig
 from rectune.simulator.metrics import METRICS, Col
+from rectune.simulator.parts import WorldParts
 from rectune.simulator.population import population_means, run_cohort
 from rectune.simulator.tasks import (
     PRODUCTION,
@@ -35,17 +36,31 @@ def test_world_has_the_required_size_and_features() -> None:
     w = make_world(WorldParams(seed=1))
     assert w.n_items >= 20_000 and RETRIEVED >= 300
     assert np.all(np.diff(w.topic) >= 0)  # grouped by topic
-    assert ((w.clickbait > 0) & (w.clickbait < 1)).all()
-    assert ((w.freshness >= 0) & (w.freshness <= 1)).all()
-    assert np.corrcoef(w.quality, w.clickbait)[0, 1] < 0
+    c = w.corpus(0)
+    assert ((c.clickbait > 0) & (c.clickbait < 1)).all()
+    assert ((c.freshness > 0) & (c.freshness <= 1)).all()
+    assert np.corrcoef(c.quality, c.clickbait)[0, 1] < 0
     for t in range(w.n_topics):
         lo, n = int(w.topic_start[t]), int(w.topic_size[t])
         assert (w.topic[lo : lo + n] == t).all()
 
 
+def test_items_churn_and_age() -> None:
+    w = make_world(WorldParams(seed=1))
+    d0, d7 = w.corpus(0), w.corpus(7)
+    replaced = d0.generation != d7.generation
+    assert 0.2 < replaced.mean() < 0.9  # lifetimes of 4 to 40 days
+    assert (d7.age[replaced] < 7).all() and (d7.age[~replaced] == d0.age[~replaced] + 7).all()
+    assert not np.array_equal(d0.quality[replaced], d7.quality[replaced])
+    assert np.array_equal(d0.quality[~replaced], d7.quality[~replaced])
+    still = make_world(WorldParams(seed=1), WorldParts().without("item_churn"))
+    assert np.array_equal(still.corpus(0).quality, still.corpus(9).quality)
+
+
 def test_world_and_users_are_deterministic() -> None:
     a, b = make_world(WorldParams(seed=3)), make_world(WorldParams(seed=3))
-    assert np.array_equal(a.quality, b.quality) and np.array_equal(a.creator, b.creator)
+    assert np.array_equal(a.corpus(2).quality, b.corpus(2).quality)
+    assert np.array_equal(a.corpus(2).creator, b.corpus(2).creator)
     u1 = Users.build(a, [5, 6, 7])
     u2 = Users.build(a, [7, 6, 5])
     assert np.array_equal(u1.affinity[0], u2.affinity[2])
@@ -77,13 +92,30 @@ def test_pages_are_full_and_costs_track_the_cut(sim: Simulator) -> None:
 
 
 def test_production_metrics_are_plausible(sim: Simulator) -> None:
-    c = run_cohort(sim, np.arange(2000), production_stack(), 3, seed=0, pre_days=1)
+    c = run_cohort(sim, np.arange(3000), production_stack(), 3, seed=0, pre_days=1)
     m = population_means(c)
     assert set(m) == set(METRICS)
-    assert 0.4 < m["retention"] < 0.85
-    assert 0.005 < m["negative_rate"] < 0.05
-    assert 1.5 < m["topic_diversity"] < 5
+    assert 0.5 < m["retention"] < 0.85
+    assert 0.003 < m["negative_rate"] < 0.03
+    assert 1.2 < m["topic_diversity"] < 3
     assert m["clicks"] > 1 and m["dwell_time"] > 60
+    agg = c.aggregates["exp"]
+    ctr = agg[:, Col.CLICKS].sum() / agg[:, Col.IMPRESSIONS].sum()
+    assert 0.06 < ctr < 0.16  # a production-like click-through rate, not 36%
+
+
+def test_users_are_heavy_tailed_and_predictable_from_the_pre_period(sim: Simulator) -> None:
+    c = run_cohort(sim, np.arange(6000), production_stack(), 5, seed=1, pre_days=4)
+    exp, pre = c.aggregates["exp"], c.aggregates["pre"]
+    ok = (exp[:, Col.DAYS] > 0) & (pre[:, Col.DAYS] > 0)
+    dwell = exp[ok, Col.DWELL] / exp[ok, Col.DAYS]
+    top = np.sort(dwell)[::-1]
+    assert top[: top.size // 100].sum() / top.sum() > 0.06  # top 1% of users
+    assert top[: top.size // 10].sum() / top.sum() > 0.33  # top 10%
+    assert dwell.std() / dwell.mean() > 1.1
+    for col in (Col.DWELL, Col.CLICKS, Col.ACTIVE_DAYS):
+        r = np.corrcoef(pre[ok, col] / pre[ok, Col.DAYS], exp[ok, col] / exp[ok, Col.DAYS])[0, 1]
+        assert 0.5 <= r <= 0.85, (col, r)  # what CUPED can use
 
 
 def test_memory_is_per_user_not_per_impression(sim: Simulator) -> None:
