@@ -24,7 +24,7 @@ from rich.table import Table
 from rectune.api import RoundReport, ThreadInfo
 from rectune.cli_format import SIGNIFICANCE_NOTE, interval, pct
 from rectune.domain import ArmResult, Candidate, MetricResult, MetricRole, MetricSpec
-from rectune.memory.elites import guardrail_state, select_elites
+from rectune.memory.elites import guardrail_outcome, select_elites
 from rectune.report.explain import explain_advice
 
 __all__ = [
@@ -48,10 +48,10 @@ PHASES = {
     "insight_reduce": "cross-task insight",
     "skill": "the skill is updated",
 }
-STATE_MARK = {"holds": "ok", "breached": "BREACH", "inconclusive": "?"}
+STATE_MARK = {"passed": "ok", "breached": "BREACH", "inconclusive": "?"}
 VERDICT_NOTE = (
-    "guardrails: ok = the whole interval is within the limit, ? = the interval reaches past "
-    "it, BREACH = the whole interval is past it"
+    "guardrails: ok = shown within its limit (one-sided test), ? = inconclusive (cannot rule "
+    "out a move past the limit), BREACH = past the limit"
 )
 
 
@@ -181,21 +181,18 @@ def _compact_metric(m: MetricResult) -> str:
 def _verdict_codes(result: ArmResult | None, guardrails: Sequence[MetricSpec]) -> str:
     if result is None:
         return ""
-    return " ".join(
-        STATE_MARK[guardrail_state(g, result.metrics[g.name])] if g.name in result.metrics
-        else "-"
-        for g in guardrails
-    )
+    return " ".join(_mark(result, g) for g in guardrails)
+
+
+def _mark(result: ArmResult, g: MetricSpec) -> str:
+    outcome = guardrail_outcome(result, g)
+    return STATE_MARK[outcome.value] if outcome is not None else "-"
 
 
 def _guardrail_cell(result: ArmResult | None, guardrails: Sequence[MetricSpec]) -> str:
     if result is None:
         return ""
-    parts = []
-    for g in guardrails:
-        r = result.metrics.get(g.name)
-        parts.append(f"{g.name} {STATE_MARK[guardrail_state(g, r)] if r else '-'}")
-    return "\n".join(parts)
+    return "\n".join(f"{g.name} {_mark(result, g)}" for g in guardrails)
 
 
 def _results_table(report: RoundReport, metrics: Sequence[MetricSpec], wide: bool) -> Table:
@@ -318,12 +315,11 @@ def _flags(c: Candidate, elites: set[str], guardrails: Sequence[MetricSpec]) -> 
         flags.append("elite")
     if c.edited or "human" in c.source:
         flags.append("edited" if c.edited else "human")
-    if c.result is not None and any(
-        g.name in c.result.metrics and guardrail_state(g, c.result.metrics[g.name]) == "breached"
-        for g in guardrails
-    ):
+    if c.result is not None and any(_mark(c.result, g) == "BREACH" for g in guardrails):
         flags.append("BREACH")
-    if c.result is not None and c.result.aborted:
+    if c.result is not None and c.result.stopped_early:
+        flags.append(f"stopped day {c.result.days_run}")
+    elif c.result is not None and c.result.aborted:
         flags.append("stopped")
     return " ".join(flags)
 
@@ -409,6 +405,7 @@ def history_csv(cands: Sequence[Candidate], metrics: Sequence[MetricSpec]) -> st
                 "", "", "", "", ""
             ]
             if m.role is MetricRole.GUARDRAIL:
-                row.append(guardrail_state(m, r) if r else "")
+                outcome = guardrail_outcome(c.result, m) if c.result else None
+                row.append(outcome.value if outcome else "")
         writer.writerow(row)
     return buf.getvalue()

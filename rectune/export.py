@@ -17,7 +17,7 @@ import yaml
 
 from rectune.domain import Candidate, LaunchAdvice, MetricRole, config_key, utcnow
 from rectune.durable import atomic_write_text
-from rectune.memory.elites import guardrail_state
+from rectune.memory.elites import guardrail_outcome
 from rectune.memory.journal import Journal
 from rectune.ports.engine import EnginePort, engine_for, observations_of
 from rectune.report.explain import explain_advice
@@ -56,7 +56,8 @@ def _arms(skill: Skill, advice: LaunchAdvice, cands: list[Candidate]) -> list[di
             }
             if m.role is MetricRole.GUARDRAIL:
                 entry["guardrail_limit"] = m.guardrail_threshold
-                entry["verdict"] = guardrail_state(m, r)
+                outcome = guardrail_outcome(c.result, m)
+                entry["verdict"] = outcome.value if outcome else None
             metrics[m.name] = entry
         out.append(
             {

@@ -28,6 +28,8 @@ class PowerSummary(BaseModel):
             traffic; None when none does.
         traffic_needed: Traffic per arm that would reach it with this duration.
         comparisons: Size of the multiple-testing family the significance flag corrects for.
+        guardrail_pass: Per guardrail, the chance that its non-inferiority verdict says
+            `passed` when the true lift is zero (low: expect `inconclusive` verdicts).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,6 +43,7 @@ class PowerSummary(BaseModel):
     days_needed: int | None = None
     traffic_needed: float | None = None
     comparisons: int = Field(default=1, ge=1)
+    guardrail_pass: dict[str, float] = Field(default_factory=dict)
 
 
 class ABPlan(BaseModel):

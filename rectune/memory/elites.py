@@ -3,10 +3,10 @@
 Steps, all pure:
 
 1. **Feasibility.** A candidate with no result, an aborted arm, or a missing guardrail metric is
-   infeasible. A guardrail is judged on its 95% CI according to a `GuardrailPolicy`:
-   ``"ci"`` (default) calls it breached when the *whole* interval lies beyond the threshold
-   (the data are confident the harm exceeds the allowance); ``"point"`` uses the estimate;
-   ``"strict"`` calls it breached when *any* part of the interval lies beyond the threshold.
+   infeasible. By default (``"ci"``) a guardrail is breached when the platform's verdict says
+   so (`guardrail_outcome`: the one verdict the tables and reports show; for records without
+   verdicts, when the *whole* 95% interval lies beyond the threshold); ``"point"`` uses the
+   estimate; ``"strict"`` calls it breached when *any* part of the interval lies beyond it.
 2. **Goodness.** Each objective (primary and secondary metrics) becomes ``sign * lift`` so that
    larger is always better, then is standardized (z-score over the feasible candidates) so a
    metric with a wide spread of lifts does not dominate distances.
@@ -25,8 +25,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from rectune.domain.candidates import Candidate
-from rectune.domain.experiments import MetricResult
+from rectune.domain.experiments import ArmResult, MetricResult
 from rectune.domain.metrics import Direction, MetricRole, MetricSpec
+from rectune.domain.verdicts import GuardrailOutcome
 
 __all__ = [
     "EliteSelection",
@@ -34,14 +35,13 @@ __all__ = [
     "dominates",
     "greedy_maxmin",
     "guardrail_breached",
-    "guardrail_state",
+    "guardrail_outcome",
     "objective_metrics",
     "pareto_front",
     "select_elites",
 ]
 
 GuardrailPolicy = Literal["ci", "point", "strict"]
-GuardrailState = Literal["holds", "breached", "inconclusive"]
 
 
 def guardrail_breached(spec: MetricSpec, result: MetricResult, policy: GuardrailPolicy = "ci") -> (
@@ -68,18 +68,25 @@ def guardrail_breached(spec: MetricSpec, result: MetricResult, policy: Guardrail
     return value[policy] > t
 
 
-def guardrail_state(spec: MetricSpec, result: MetricResult) -> GuardrailState:
-    """The one verdict on a guardrail that tables, reports and elites share.
+def guardrail_outcome(arm: ArmResult, spec: MetricSpec) -> GuardrailOutcome | None:
+    """The one verdict on a guardrail of an arm that tables, reports and elites share.
 
-    ``holds`` when the whole 95% interval is on the allowed side of the threshold,
-    ``breached`` when the whole interval is past it (what makes a candidate infeasible),
-    ``inconclusive`` otherwise.
+    The platform's own `GuardrailVerdict` when the result carries one (one-sided
+    non-inferiority, the monitor's breaches); for older records without verdicts, the same
+    question asked of the 95% interval: breached when the whole interval is past the limit,
+    passed when it is entirely inside, inconclusive otherwise. None when not measured.
     """
-    if guardrail_breached(spec, result, "ci"):
-        return "breached"
-    if guardrail_breached(spec, result, "strict"):
-        return "inconclusive"
-    return "holds"
+    for v in arm.guardrails:
+        if v.metric == spec.name:
+            return v.outcome
+    r = arm.metrics.get(spec.name)
+    if r is None:
+        return None
+    if guardrail_breached(spec, r, "ci"):
+        return GuardrailOutcome.BREACHED
+    if guardrail_breached(spec, r, "strict"):
+        return GuardrailOutcome.INCONCLUSIVE
+    return GuardrailOutcome.PASSED
 
 
 def objective_metrics(metrics: Sequence[MetricSpec]) -> list[MetricSpec]:
@@ -171,7 +178,12 @@ def _infeasible_reason(
         r = c.result.metrics.get(g.name)
         if r is None:
             return f"guardrail {g.name} was not measured"
-        if guardrail_breached(g, r, policy):
+        breached = (
+            guardrail_outcome(c.result, g) is GuardrailOutcome.BREACHED
+            if policy == "ci"
+            else guardrail_breached(g, r, policy)
+        )
+        if breached:
             assert g.guardrail_threshold is not None
             return (
                 f"guardrail {g.name} breached: lift {100 * r.relative_lift:+.2f}% "

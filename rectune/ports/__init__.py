@@ -71,13 +71,14 @@ class Ports:
 
     @cached_property
     def platform(self) -> PlatformPort:
-        from rectune.ports.platforms import open_platform
+        from rectune.ports.platforms import noise_key, open_platform
 
         platform = open_platform(
             self.ctx.platform, self.workspace, seed=self.ctx.seed, poll_days=self.ctx.poll_days
         )
         return PlatformPort(
-            platform, self.workspace, self.ctx.platform, noise_key=f"seed{self.ctx.seed}"
+            platform, self.workspace, self.ctx.platform,
+            noise_key=noise_key(self.ctx.platform, self.ctx.seed),
         )
 
     def engine(self, skill: Skill) -> EnginePort:

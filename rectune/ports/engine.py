@@ -52,20 +52,33 @@ def problem_of(skill: Skill) -> TuningProblem:
         metrics=skill.metrics,
         baseline=dict(skill.baseline),
         constraints=constraints_from_rules(skill.learned_rules),
+        structure=skill.structure,
     )
 
 
 def observations_of(
     candidates: Sequence[Candidate],
 ) -> tuple[list[Observation], list[Degradation]]:
-    """The tested arms of a journal as observations, and the records that had to be skipped."""
+    """The tested arms of a journal as observations, and the records that had to be skipped.
+
+    An arm the monitor stopped early measured a shorter horizon, biased away from zero (it
+    stopped because it looked bad): it is not a full measurement of its primary metrics, so
+    only the guardrails it breached are kept - enough for the engine to steer away from it.
+    """
     out: list[Observation] = []
     skipped: list[Degradation] = []
     for c in candidates:
         if c.result is None or not c.result.metrics:
             continue
+        result = c.result
+        if not result.full_horizon:
+            breached = {v.metric for v in result.guardrails if v.outcome.value == "breached"}
+            kept = {k: m for k, m in result.metrics.items() if k in breached}
+            if not kept:
+                continue
+            result = result.model_copy(update={"metrics": kept})
         try:
-            out.append(Observation.from_arm_result(dict(c.config), c.result, round=c.round))
+            out.append(Observation.from_arm_result(dict(c.config), result, round=c.round))
         except ValueError as exc:
             skipped.append(
                 Degradation(

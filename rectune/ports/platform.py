@@ -8,7 +8,7 @@ round's state and launched exactly as stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rectune.domain import (
@@ -18,6 +18,7 @@ from rectune.domain import (
     ConfigFile,
     ExperimentResult,
     ExperimentSpec,
+    MetricRole,
     PowerSummary,
     SpecError,
 )
@@ -27,12 +28,11 @@ from rectune.skillhub.model import Skill
 from rectune.skillhub.render import render_platform_config
 from rectune.tools.platform import (
     ABPlatform,
+    ABTestPlan,
     ExperimentStatus,
     MetricBaseline,
     SupportsBaselines,
-    minimum_detectable_effect,
-    power_analysis,
-    power_at,
+    plan_ab_test,
 )
 from rectune.workspace import Workspace
 
@@ -72,10 +72,11 @@ class PlatformPort:
         """The A/B plan for `arms` treatment arms.
 
         Traffic comes from `traffic` or the skill. The duration comes from `days` when given;
-        otherwise, when the platform can estimate its noise, the power analysis picks the
-        shortest duration (up to the skill's days) that detects the skill's minimum detectable
-        effect on the first primary metric, and the skill's days when none does (the plan
-        then says it is underpowered and what would be needed).
+        otherwise, when the platform can estimate its noise, the power analysis
+        (`rectune.tools.platform.plan_ab_test`: the users actually tested, the flag's Holm
+        family over arms x primaries) picks the shortest duration, up to the skill's days,
+        that detects the skill's minimum detectable effect; the skill's days when none does
+        (the plan then says it is underpowered and what would be needed).
 
         Raises:
             SpecError: when the arms and the control do not fit in the traffic.
@@ -102,80 +103,57 @@ class PlatformPort:
         if not isinstance(self.platform, SupportsBaselines):
             note = "the platform gives no noise estimate, so no power analysis was run"
             return base.model_copy(update={"note": note})
-        primary = skill.primary_metrics[0].name
+        allowed = sorted({o for o in DAY_OPTIONS if o <= d.days} | {d.days})
         if days is None:
-            for option in (o for o in DAY_OPTIONS if o < d.days):
-                summary = self._power(skill, base.model_copy(update={"days": option}), primary)
-                if summary.powered:
-                    return base.model_copy(
-                        update={
-                            "days": option,
-                            "duration_from": "power analysis",
-                            "power_analysis": summary,
-                            "note": f"{option} days reach the target power at the MDE",
-                        }
-                    )
-        summary = self._power(skill, base, primary)
+            planned = self._analysis(skill, base, allowed)
+            base = base.model_copy(
+                update={
+                    "days": planned.days,
+                    "duration_from": "power analysis" if planned.powered else "skill default",
+                }
+            )
+        else:
+            planned = self._analysis(skill, base, [days])
+        longer = [o for o in allowed if o > base.days]
+        needed = None
+        if not planned.powered and longer:
+            more = self._analysis(skill, base, longer)
+            needed = more.days if more.powered else None
+        summary = _summary(planned, base, needed)
         note = (
-            "powered for the minimum detectable effect"
+            f"{base.days} days reach the target power at the MDE"
             if summary.powered
             else f"underpowered: this plan detects {summary.detectable_effect:.2%}, not the "
             f"MDE {base.min_detectable_effect:.2%}"
         )
-        if summary.powered and days is None:
-            base = base.model_copy(update={"duration_from": "power analysis"})
         return base.model_copy(update={"power_analysis": summary, "note": note})
 
-    def _noise(self, skill: Skill, days: int, metric: str) -> MetricBaseline:
-        """The platform's noise estimate of `metric`, cached in the workspace (it costs a
-        pilot simulation and does not change for a given platform)."""
+    def _analysis(self, skill: Skill, plan: ABPlan, day_options: Sequence[int]) -> ABTestPlan:
+        return plan_ab_test(
+            _CachedNoise(self),
+            skill.name,
+            skill.metrics,
+            arms=plan.arms,
+            traffic_per_arm=plan.traffic_per_arm,
+            mde=plan.min_detectable_effect,
+            alpha=plan.alpha,
+            power=plan.power,
+            day_options=day_options,
+        )
+
+    def _noise(self, task: str, days: int) -> dict[str, MetricBaseline]:
+        """The platform's noise estimates, cached in the workspace (a pilot simulation costs
+        seconds and does not change for a given platform)."""
         assert isinstance(self.platform, SupportsBaselines)
-        path = self.workspace.noise_cache(f"{skill.name}-{days}d-{self.noise_key}")
+        path = self.workspace.noise_cache(f"{task}-{days}d-{self.noise_key}")
         if path.exists():
             data = json.loads(path.read_text(encoding="utf-8"))
-            if metric in data:
-                return MetricBaseline.model_validate(data[metric])
-        found = self.platform.baselines(skill.name, days)
+            return {k: MetricBaseline.model_validate(v) for k, v in data.items()}
+        found = self.platform.baselines(task, days)
         atomic_write_text(
             path, json.dumps({k: v.model_dump(mode="json") for k, v in found.items()})
         )
-        return found[metric]
-
-    def _power(self, skill: Skill, plan: ABPlan, metric: str) -> PowerSummary:
-        noise = self._noise(skill, plan.days, metric)
-        # The significance flag people read is corrected over every (arm, metric) pair;
-        # Bonferroni's level is the first step of Holm's, so the plan is for that level.
-        comparisons = plan.arms * len(skill.metrics)
-        alpha = plan.alpha / comparisons
-        needed = power_analysis(noise, plan.min_detectable_effect, alpha=alpha, power=plan.power)
-        population = noise.population
-        users = int(plan.traffic_per_arm * population) if population else needed.users_per_arm
-        planned = power_at(noise, plan.min_detectable_effect, max(users, 2), alpha=alpha)
-        detectable = minimum_detectable_effect(noise, max(users, 2), alpha=alpha, power=plan.power)
-        days_needed = None
-        if planned < plan.power:
-            # Only durations the skill allows: each one costs the platform a pilot estimate.
-            longest = skill.ab_defaults.days
-            for option in (o for o in DAY_OPTIONS if plan.days < o <= longest):
-                longer = self._noise(skill, option, metric)
-                if power_at(longer, plan.min_detectable_effect, max(users, 2), alpha=alpha) >= (
-                    plan.power
-                ):
-                    days_needed = option
-                    break
-        return PowerSummary(
-            metric=metric,
-            users_per_arm=users,
-            users_needed_per_arm=needed.users_per_arm,
-            planned_power=round(planned, 4),
-            detectable_effect=round(detectable, 5),
-            powered=planned >= plan.power,
-            days_needed=days_needed if planned < plan.power else plan.days,
-            traffic_needed=(
-                round(needed.users_per_arm / population, 4) if population else None
-            ),
-            comparisons=comparisons,
-        )
+        return found
 
     # ------------------------------------------------------------------ launching
 
@@ -216,6 +194,7 @@ class PlatformPort:
             treatments=treatments,
             days=plan.days,
             metrics=[m.name for m in skill.metrics],
+            metric_specs=list(skill.metrics),
             description=description,
         )
 
@@ -254,7 +233,35 @@ class PlatformPort:
         return out
 
 
-def _render(skill: Skill, arm: str, config: dict[str, object] | object) -> ConfigFile:
-    assert isinstance(config, dict)
+def _render(skill: Skill, arm: str, config: Mapping[str, object]) -> ConfigFile:
     r = render_platform_config(skill, config, arm=arm, experiment_id=EXPERIMENT_ID_PLACEHOLDER)
     return ConfigFile(file_name=r.file_name, content=r.content)
+
+
+class _CachedNoise:
+    """The port's cached noise estimates, offered to the planner as a platform."""
+
+    def __init__(self, port: PlatformPort) -> None:
+        self.port = port
+
+    def baselines(self, task: str, days: int) -> dict[str, MetricBaseline]:
+        return self.port._noise(task, days)
+
+
+def _summary(planned: ABTestPlan, plan: ABPlan, days_needed: int | None) -> PowerSummary:
+    primary = next(m for m in planned.metrics if m.role is MetricRole.PRIMARY)
+    population = round(planned.users_per_arm / planned.traffic_per_arm)
+    return PowerSummary(
+        metric=primary.metric,
+        users_per_arm=planned.users_per_arm,
+        users_needed_per_arm=primary.users_needed_per_arm,
+        planned_power=round(planned.planned_power, 4),
+        detectable_effect=round(planned.detectable_effect, 5),
+        powered=planned.powered,
+        days_needed=plan.days if planned.powered else days_needed,
+        traffic_needed=round(primary.users_needed_per_arm / population, 4),
+        comparisons=planned.tests,
+        guardrail_pass={
+            m.metric: round(m.power, 4) for m in planned.metrics if m.role is MetricRole.GUARDRAIL
+        },
+    )

@@ -15,7 +15,7 @@ from rectune.ports.instances import lookup
 from rectune.tools.platform import ABPlatform
 from rectune.workspace import Workspace
 
-__all__ = ["open_platform", "platform_folder"]
+__all__ = ["noise_key", "open_platform", "platform_folder"]
 
 SIMULATED = "rectune.tools.simulated"
 
@@ -28,6 +28,15 @@ def _simulated(state_dir: str, seed: int, days_per_poll: int) -> ABPlatform:
         state_dir=Path(state_dir), seed=seed, days_per_poll=days_per_poll or None
     )
     return platform
+
+
+def noise_key(spec: str, seed: int) -> str:
+    """What a platform's cached noise estimates depend on: for the simulator, its seed and a
+    fingerprint of its model (a changed world must not reuse old estimates)."""
+    if spec != "sim":
+        return "platform"
+    fingerprint = importlib.import_module("rectune.simulator.oracle").model_fingerprint()
+    return f"seed{seed}-{fingerprint}"
 
 
 def platform_folder(spec: str, workspace: Workspace) -> Path | None:

@@ -11,7 +11,7 @@ re-test a configuration that was tested and did not fail.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from rectune.domain import (
     ConfigError,
@@ -52,8 +52,13 @@ def check_drafts(
     constraints: Sequence[RuleConstraint],
     tested_keys: set[str],
     failed_keys: set[str],
+    deterministic: Callable[[Config], list[str]] | None = None,
 ) -> list[Verdict]:
     """Run the code checks on drafts, in order; later duplicates of earlier ones fail.
+
+    `deterministic` names the guardrails a configuration breaks for certain (the skill
+    declares how they follow from knobs, e.g. serving cost from the candidate cut): such a
+    draft would be stopped by the platform at once, so it never reaches a person.
 
     Example:
         >>> from rectune.domain import FloatParameter
@@ -95,6 +100,9 @@ def check_drafts(
         broken = [str(c) for c in constraints if not c.satisfied(config)]
         if broken:
             reasons.append(f"breaks learned rule(s): {'; '.join(broken)}")
+        certain = deterministic(config) if deterministic is not None else []
+        if certain:
+            reasons.append(f"breaks a guardrail for certain: {'; '.join(certain)}")
         key = config_key(config)
         if key == baseline_key or not delta:
             reasons.append("identical to the production configuration")

@@ -148,6 +148,7 @@ def review(
         constraints=problem.constraints,
         tested_keys=tested,
         failed_keys=failed,
+        deterministic=problem.breaks_deterministic,
     )
     valid = [v for v in verdicts if v.kept and v.config is not None]
     if not valid or settings.single_agent:

@@ -25,6 +25,7 @@ untouched, so a corrected file can simply replace it.
         "<treatment arm>": {
           "aborted": false,               # optional
           "abort_reason": null,           # optional
+          "breached_guardrails": [],      # optional: guardrails your monitor stopped it for
           "metrics": {
             "<metric>": {
               "relative_lift": 0.012, "ci_low": 0.002, "ci_high": 0.022, "p_value": 0.03,
@@ -41,7 +42,8 @@ Every treatment arm must appear with every metric of the experiment; the control
 reference and is not listed. The interval must have a positive width and contain the lift,
 and the p-value must agree with it (a p-value below 0.05 with an interval that clearly holds
 zero, or the reverse, is refused). Holm's correction is applied across all (arm, metric)
-pairs.
+pairs within each metric role, and every guardrail gets a one-sided non-inferiority verdict
+(passed / inconclusive / breached) as on the simulated platform.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ from rectune.domain import (
     ExperimentResult,
     ExperimentSpec,
     ExperimentState,
+    GuardrailVerdict,
     MetricResult,
+    MetricRole,
+    MetricSpec,
     RecTuneError,
     SpecError,
 )
@@ -67,12 +72,15 @@ from rectune.tools.platform import (
     spec_fingerprint,
     validated_spec,
 )
-from rectune.tools.stats import holm
+from rectune.tools.stats import Comparison, holm
 from rectune.tools.store import atomic_write_json, atomic_write_text, platform_lock, read_json
+from rectune.tools.verdicts import guardrail_verdict
 
 __all__ = ["FileHandoffPlatform", "ResultsFileError"]
 
 _REQUIRED = ("relative_lift", "ci_low", "ci_high", "p_value")
+VERDICT_ALPHA = 0.05
+"""Level of each guardrail's non-inferiority verdict (as on the simulated platform)."""
 _OPTIONAL_FLOAT = ("control_mean", "treatment_mean")
 _OPTIONAL_INT = ("n_control", "n_treatment")
 
@@ -311,6 +319,40 @@ def _p_contradicts_interval(lift: float, low: float, high: float, p: float) -> s
     return None
 
 
+def _verdicts(
+    metrics: dict[str, MetricResult], specs: dict[str, MetricSpec], *, breached: list[str],
+    where: str,
+) -> list[GuardrailVerdict]:
+    """One non-inferiority verdict per guardrail the spec names, from the reported numbers.
+
+    A guardrail the team's monitor stopped (``breached_guardrails``) is breached; so is one
+    whose whole 95% interval lies past the limit; otherwise the one-sided bound decides
+    between passed and inconclusive, exactly as on the simulated platform.
+    """
+    out: list[GuardrailVerdict] = []
+    for m in (s for s in specs.values() if s.role is MetricRole.GUARDRAIL):
+        r = metrics.get(m.name)
+        if r is None:
+            continue
+        cmp = Comparison(
+            r.control_mean, r.treatment_mean, r.relative_lift, r.standard_error, r.p_value,
+            r.n_control, r.n_treatment,
+        )
+        assert m.guardrail_threshold is not None
+        past = (r.ci_high < m.guardrail_threshold) if m.sign > 0 else (
+            r.ci_low > m.guardrail_threshold
+        )
+        day = 1 if (m.name in breached or past) else None
+        verdict = guardrail_verdict(m, cmp, alpha=VERDICT_ALPHA, breached_on_day=day)
+        if day is not None:
+            why = "the team's monitor stopped it" if m.name in breached else (
+                "the whole 95% interval is past the limit"
+            )
+            verdict = verdict.model_copy(update={"detail": f"{m.name} breached: {why} ({where})"})
+        out.append(verdict)
+    return out
+
+
 def parse_results(
     path: Path, experiment_id: str, spec: ExperimentSpec, metrics: list[str]
 ) -> ExperimentResult:
@@ -371,7 +413,7 @@ def parse_results(
     if state_raw not in ("completed", "aborted"):
         raise ResultsFileError(f"{name}: state {state_raw!r}; allowed: 'completed', 'aborted'")
     rows: list[tuple[str, MetricResult]] = []
-    arm_meta: dict[str, tuple[bool, str | None]] = {}
+    arm_meta: dict[str, tuple[bool, str | None, list[str]]] = {}
     for arm in expected:
         block = arms[arm]
         where = f"{name}: arm {arm!r}"
@@ -451,16 +493,38 @@ def parse_results(
         reason = block.get("abort_reason")
         if reason is not None and not isinstance(reason, str):
             raise ResultsFileError(f"{where}: 'abort_reason' must be a string")
-        arm_meta[arm] = (aborted, reason)
+        breached = block.get("breached_guardrails", [])
+        if not isinstance(breached, list) or not all(isinstance(b, str) for b in breached):
+            raise ResultsFileError(f"{where}: 'breached_guardrails' must be a list of metrics")
+        guardrail_names = [m.name for m in spec.metric_specs if m.role is MetricRole.GUARDRAIL]
+        for b in breached:
+            if b not in guardrail_names:
+                raise ResultsFileError(
+                    f"{where}: breached_guardrails names {b!r}; the guardrails are "
+                    f"{guardrail_names}"
+                )
+        arm_meta[arm] = (aborted, reason, breached)
     srm_p: float | None = None
     if data.get("srm_p_value") is not None:
         srm_p = _number(f"{name}: srm_p_value", data["srm_p_value"])
         if not 0 <= srm_p <= 1:
             raise ResultsFileError(f"{name}: srm_p_value {srm_p} is outside [0, 1]")
-    adjusted, reject = holm([r.p_value for _, r in rows])
+    specs = {m.name: m for m in spec.metric_specs}
     per_arm: dict[str, dict[str, MetricResult]] = {a: {} for a in expected}
-    for (arm, r), p_adj, rej in zip(rows, adjusted, reject, strict=True):
-        per_arm[arm][r.metric] = r.model_copy(update={"p_adjusted": p_adj, "significant": rej})
+    # Each role is its own Holm family, as on the simulated platform: the primary flag people
+    # read is corrected over arms x primaries only.
+    roles = {r.metric: specs[r.metric].role if r.metric in specs else None for _, r in rows}
+    for family in sorted(set(roles.values()), key=str):
+        members = [(arm, r) for arm, r in rows if roles[r.metric] == family]
+        adjusted, reject = holm([r.p_value for _, r in members])
+        for (arm, r), p_adj, rej in zip(members, adjusted, reject, strict=True):
+            per_arm[arm][r.metric] = r.model_copy(
+                update={"p_adjusted": p_adj, "significant": rej, "role": family}
+            )
+    verdicts = {
+        a: _verdicts(per_arm[a], specs, breached=arm_meta[a][2], where=f"{name}: arm {a!r}")
+        for a in expected
+    }
     notes = data.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise ResultsFileError(f"{name}: 'notes' must be a list of strings")
@@ -477,6 +541,9 @@ def parse_results(
                 aborted=arm_meta[a][0],
                 abort_reason=arm_meta[a][1],
                 days_run=days_run,
+                days_planned=spec.days,
+                stopped_early=arm_meta[a][0] and days_run < spec.days,
+                guardrails=verdicts[a],
             )
             for a in expected
         ],

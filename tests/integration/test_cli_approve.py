@@ -56,7 +56,9 @@ def test_the_review_warns_lists_drops_refuses_enter_and_launches_an_added_arm(
     child = _spawn(ws, env, log)
     try:
         child.expect("Dropped by the Critic")
-        child.expect("exceeds\\s+the\\s+limit")
+        child.expect(
+            rf"\){ANSI}: (ranked\s+below|predicted\s+guardrail-breach|outside|repeats)"
+        )
         child.expect("UNDERPOWERED")
         child.expect("your choice:")
         child.sendline("")  # Enter alone decides nothing

@@ -23,11 +23,13 @@ class NoisyPlatform:
 
     def baselines(self, task: str, days: int) -> dict[str, MetricBaseline]:
         self.pilots.append(days)
+        names = ["dwell_time", "clicks", "retention", "negative_rate", "topic_diversity"]
         return {
-            "dwell_time": MetricBaseline(
-                metric="dwell_time", mean=900.0, cv=self.cv1 / days**0.5, days=days,
+            name: MetricBaseline(
+                metric=name, mean=900.0, cv=self.cv1 / days**0.5, days=days,
                 population=self.population,
             )
+            for name in names
         }
 
     def launch(self, spec: ExperimentSpec, idempotency_key: str) -> str:
@@ -72,7 +74,8 @@ def test_an_underpowered_plan_says_what_would_reach_the_mde(tmp_path: Path, skil
     assert pa.traffic_needed is not None and pa.traffic_needed > plan.traffic_per_arm
     assert pa.detectable_effect > plan.min_detectable_effect
     assert "underpowered" in plan.note
-    assert pa.comparisons == 3 * len(skill.metrics)
+    assert pa.comparisons == 3 * len(skill.primary_metrics)  # the primary flag's Holm family
+    assert set(pa.guardrail_pass) == {"negative_rate", "topic_diversity"}
     cached = len(platform.pilots)
     _port(tmp_path, platform).plan(skill, 3)
     assert len(platform.pilots) == cached  # noise estimates are cached in the workspace

@@ -180,3 +180,36 @@ def test_rendered_files_readme_and_the_round_to_resume(tmp_path: Path) -> None:
     assert "thread t-1" in readme and "resume me" in readme
     assert f'"experiment_id": "{eid}"' in readme and "arms/a/fusion.json" in readme
     assert "dwell_time" in readme and "10.0% of users" in readme
+
+
+def test_guardrail_verdicts_and_holm_by_role_from_the_spec(tmp_path: Path) -> None:
+    from rectune.domain import GuardrailOutcome, MetricSpec
+
+    specs = [
+        MetricSpec(name="dwell_time", role="primary", direction="increase"),
+        MetricSpec(name="clicks", role="guardrail", direction="increase",
+                   guardrail_threshold=-0.01),
+    ]
+    spec = make_spec().model_copy(update={"metric_specs": specs})
+    p = FileHandoffPlatform(tmp_path)
+    eid = p.launch(spec, "key-verdicts")
+    data = good_results(eid)
+    data["arms"]["a"]["metrics"]["clicks"] = {  # well inside the -1% limit
+        "relative_lift": 0.0, "ci_low": -0.004, "ci_high": 0.004, "p_value": 0.99}
+    data["arms"]["b"]["metrics"]["clicks"] = {  # reaches past it: not shown safe
+        "relative_lift": -0.008, "ci_low": -0.02, "ci_high": 0.004, "p_value": 0.2}
+    drop(tmp_path / eid, data)
+    res = p.results(eid)
+    assert res.arm("a").guardrail("clicks").outcome is GuardrailOutcome.PASSED
+    assert res.arm("b").guardrail("clicks").outcome is GuardrailOutcome.INCONCLUSIVE
+    dwell = res.arm("a").metrics["dwell_time"]
+    assert dwell.p_adjusted == pytest.approx(0.08)  # Holm over the 2 arms' primaries only
+    eid2 = p.launch(spec, "key-breach")
+    data = good_results(eid2)
+    data["arms"]["a"]["breached_guardrails"] = ["clicks"]
+    data["arms"]["a"]["aborted"] = True
+    data["days_run"] = 2
+    drop(tmp_path / eid2, data)
+    arm = p.results(eid2).arm("a")
+    assert arm.guardrail("clicks").outcome is GuardrailOutcome.BREACHED
+    assert arm.stopped_early and not arm.full_horizon
