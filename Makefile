@@ -6,7 +6,7 @@ STAMP := $(VENV)/.rectune-installed
 WORKSPACE ?= .rectune-demo
 ROUNDS ?= 3
 
-.PHONY: install demo test lint typecheck contracts unit studio bench clean
+.PHONY: install demo test lint typecheck contracts unit studio bench notebooks screenshots clean
 
 # Slow tests (marked `slow`) run in CI (CI is set) and with `make test SLOW=1`.
 PYTEST_MARK := $(if $(or $(CI),$(SLOW)),,-m "not slow")
@@ -23,7 +23,7 @@ demo: install
 	$(VENV)/bin/rectune demo --workspace $(WORKSPACE) --rounds $(ROUNDS)
 
 lint: install
-	$(VENV)/bin/ruff check rectune tests benchmarks
+	$(VENV)/bin/ruff check rectune tests benchmarks scripts
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -42,6 +42,14 @@ test: lint typecheck contracts
 studio: install
 	$(VENV)/bin/langgraph dev --no-browser --host 127.0.0.1 \
 		--port $$($(PY) -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+# Stored outputs of the notebooks (plots visible where the notebooks are read).
+notebooks: install
+	$(PY) scripts/refresh_notebooks.py
+
+# The PNG screenshots in docs/img (needs a Chromium: Debian's `chromium` package).
+screenshots: install
+	$(PY) scripts/screenshots.py
 
 bench: install
 	$(PY) benchmarks/tuning.py --quick

@@ -19,6 +19,7 @@ __all__ = [
     "__version__",
     "abort",
     "forget",
+    "history_frame",
     "resume",
     "run",
     "run_round",
@@ -28,7 +29,16 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from rectune.api import RoundReport, abort, forget, resume, run, run_round, status
+    from rectune.api import (
+        RoundReport,
+        abort,
+        forget,
+        history_frame,
+        resume,
+        run,
+        run_round,
+        status,
+    )
     from rectune.config import Context
 
 _LAZY = {
@@ -36,6 +46,7 @@ _LAZY = {
     "RoundReport": "rectune.api",
     "abort": "rectune.api",
     "forget": "rectune.api",
+    "history_frame": "rectune.api",
     "resume": "rectune.api",
     "run": "rectune.api",
     "run_round": "rectune.api",

@@ -43,6 +43,7 @@ __all__ = [
     "ThreadInfo",
     "abort",
     "forget",
+    "history_frame",
     "new_thread_id",
     "resume",
     "run",
@@ -505,3 +506,23 @@ def forget(thread_id: str, *, workspace: str | Path = ".", checkpointer: Any = N
                 journal.abort_round(rep.task, rep.round, thread_id, "forgotten by a person")
         graph.checkpointer.delete_thread(thread_id)
     store.delete(thread_id)
+
+
+def history_frame(task: str, *, workspace: str | Path = ".") -> Any:
+    """The task's journal as a pandas DataFrame: one row per candidate, with its status,
+    flags (elite, edited, stopped early), configuration, and per metric the lift, its 95%
+    interval, p-value, significance and, for guardrails, the verdict (lifts are fractions).
+
+    Example:
+        >>> df = history_frame("value_fusion", workspace="ws")  # doctest: +SKIP
+        >>> df.sort_values("dwell_time.lift").tail(3)  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    from rectune.memory.journal import Journal
+    from rectune.report.table import history_rows
+    from rectune.skillhub.hub import SkillHub
+
+    ws = Workspace(workspace)
+    skill = SkillHub(ws.skills).get(task)
+    return pd.DataFrame(history_rows(Journal(ws.journal).candidates(task), skill.metrics))

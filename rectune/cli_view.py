@@ -26,6 +26,7 @@ from rectune.cli_format import SIGNIFICANCE_NOTE, interval, pct
 from rectune.domain import ArmResult, Candidate, MetricResult, MetricRole, MetricSpec
 from rectune.memory.elites import guardrail_outcome, select_elites
 from rectune.report.explain import explain_advice
+from rectune.report.table import history_rows
 
 __all__ = [
     "RoundProgress",
@@ -382,30 +383,9 @@ def print_history(
 
 def history_csv(cands: Sequence[Candidate], metrics: Sequence[MetricSpec]) -> str:
     """The journal as CSV: one row per candidate, numbers as numbers (lifts as fractions)."""
-    elites = set(select_elites(list(cands), metrics).elite_ids)
-    params = sorted({k for c in cands for k in c.config})
-    head = ["id", "round", "status", "source", "edited", "elite", "experiment_id"]
-    head += [f"config.{p}" for p in params]
-    for m in metrics:
-        head += [f"{m.name}.lift", f"{m.name}.ci_low", f"{m.name}.ci_high", f"{m.name}.p_value",
-                 f"{m.name}.significant"]
-        if m.role is MetricRole.GUARDRAIL:
-            head.append(f"{m.name}.verdict")
+    rows = history_rows(cands, metrics)
     buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(head)
-    for c in cands:
-        row: list[Any] = [c.id, c.round, c.status.value, c.source, c.edited, c.id in elites,
-                          c.experiment_id or ""]
-        row += [c.config.get(p, "") for p in params]
-        res = c.result.metrics if c.result else {}
-        for m in metrics:
-            r = res.get(m.name)
-            row += [r.relative_lift, r.ci_low, r.ci_high, r.p_value, r.significant] if r else [
-                "", "", "", "", ""
-            ]
-            if m.role is MetricRole.GUARDRAIL:
-                outcome = guardrail_outcome(c.result, m) if c.result else None
-                row.append(outcome.value if outcome else "")
-        writer.writerow(row)
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"])
+    writer.writeheader()
+    writer.writerows(rows)
     return buf.getvalue()

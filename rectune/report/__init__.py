@@ -54,8 +54,9 @@ class ReportFiles:
 
 _CAPTIONS = {
     "pareto_front": (
-        "Each point is a tested configuration; elites (the non-dominated feasible ones) are "
-        "outlined in green, infeasible ones are red crosses, production is the star at 0."
+        "Each point is a tested configuration, labelled with its id, with its 95% intervals; "
+        "elites (the non-dominated feasible ones) are green and outlined, infeasible ones are "
+        "red crosses, the recommended one is ringed in orange, production is the star at 0."
     ),
     "lift_per_round": (
         "Relative lift of every arm against its control with the 95% confidence interval; "
@@ -92,15 +93,21 @@ def build_report(workspace: str | Path, task: str) -> ReportFiles:
     for old in out.glob("*.png"):
         old.unlink()
     plots: dict[str, Path] = {}
+    captions = dict(_CAPTIONS)
     if data.tested:
-        plots["pareto_front"] = plot_pareto(data, out / "pareto_front.png")
+        plots["pareto_front"], clipped = plot_pareto(data, out / "pareto_front.png")
+        if clipped:
+            captions["pareto_front"] += (
+                " Off scale (drawn at the edge, pointing where they are): "
+                + "; ".join(clipped) + "."
+            )
         plots["lift_per_round"] = plot_lifts(data, out / "lift_per_round.png")
         plots["parameter_values"] = plot_sensitivity(data, out / "parameter_values.png")
         sens = [f for f in data.findings if f.kind is FindingKind.SENSITIVITY]
         if sens:
             plots["sensitivity"] = plot_findings(sens, out / "sensitivity.png", task)
     index = out / "index.html"
-    atomic_write_text(index, render_html(data, plots, _CAPTIONS))
+    atomic_write_text(index, render_html(data, plots, captions))
     return ReportFiles(index=index, plots=plots, tested=len(data.tested))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rectune.domain import Candidate, MetricRole, MetricSpec
+from rectune.domain import Candidate, LaunchAdvice, MetricRole, MetricSpec
 from rectune.memory.elites import EliteSelection, select_elites
 from rectune.memory.insight_stats import Finding, analyze_task
 from rectune.memory.journal import Journal, RoundRecord
@@ -29,6 +29,7 @@ class ReportData:
         elites: The elite selection over the tested candidates.
         findings: Statistical findings of the insight detectors (may be empty on little data).
         versions: The skill's version log, oldest first.
+        advice: The engine's launch advice over the whole journal (None before any result).
     """
 
     task: str
@@ -39,6 +40,7 @@ class ReportData:
     elites: EliteSelection
     findings: list[Finding] = field(default_factory=list)
     versions: list[VersionEntry] = field(default_factory=list)
+    advice: LaunchAdvice | None = None
 
     @property
     def primary(self) -> MetricSpec:
@@ -78,6 +80,13 @@ def collect(workspace: str | Path, task: str) -> ReportData:
         findings = analyze_task(task, tested, skill.space, skill.baseline, skill.metrics)
     except (ValueError, ArithmeticError):
         findings = []
+    advice = None
+    if tested:
+        from rectune.ports.engine import EnginePort, engine_for, observations_of
+
+        history, _ = observations_of(candidates)
+        if history:
+            advice = EnginePort.for_skill(engine_for(0.5, 0.5), skill).advise(history, candidates)
     return ReportData(
         task=task,
         skill=skill,
@@ -87,4 +96,5 @@ def collect(workspace: str | Path, task: str) -> ReportData:
         elites=elites,
         findings=findings,
         versions=hub.versions(task),
+        advice=advice,
     )

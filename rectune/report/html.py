@@ -8,7 +8,9 @@ from html import escape
 from pathlib import Path
 
 from rectune.domain import Candidate
+from rectune.memory.elites import guardrail_outcome
 from rectune.report.data import ReportData
+from rectune.report.explain import explain_advice
 from rectune.report.plots import HEIGHT_PX, WIDTH_PX
 
 __all__ = ["render_html"]
@@ -56,6 +58,38 @@ def _figure(name: str, path: Path, caption: str) -> str:
     )
 
 
+def _recommendation(data: ReportData) -> list[str]:
+    """The page's first section: what to ship, how sure, and why not the best-looking arm."""
+    advice = data.advice
+    if advice is None:
+        return []
+    parts = ["<h2>Recommendation</h2>"]
+    parts += [f"<p>{escape(line)}</p>" for line in explain_advice(advice)]
+    if not advice.is_baseline:
+        base = dict(data.skill.baseline)
+        parts.append(
+            _table(
+                ["parameter", "production", "recommended"],
+                ([k, base.get(k), v] for k, v in advice.config.items()),
+            )
+        )
+    parts.append(
+        f'<p class="note">To ship it: <code>rectune export {escape(data.task)}</code> writes the '
+        "platform config file and the evidence for a launch ticket.</p>"
+    )
+    return parts
+
+
+def _verdicts_text(c: Candidate, data: ReportData) -> str:
+    if c.result is None:
+        return ""
+    marks = []
+    for g in data.guardrails:
+        outcome = guardrail_outcome(c.result, g)
+        marks.append(f"{g.name}: {outcome.value if outcome else 'not measured'}")
+    return "; ".join(marks)
+
+
 def render_html(data: ReportData, plots: dict[str, Path], captions: dict[str, str]) -> str:
     """The whole page for `data`, linking the PNG files in `plots` (same folder as the page)."""
     skill = data.skill
@@ -68,6 +102,7 @@ def render_html(data: ReportData, plots: dict[str, Path], captions: dict[str, st
         f"<h1>{escape(data.task)}</h1>",
         f'<p class="note">{escape(skill.description)}<br>stage {escape(skill.stage)}, skill '
         f"version {skill.version}, generated {escape(now)}</p>",
+        *_recommendation(data),
         "<h2>Summary</h2>",
         _table(
             ["candidates", "tested", "rounds", "elites", "infeasible", "active rules"],
@@ -115,18 +150,26 @@ def render_html(data: ReportData, plots: dict[str, Path], captions: dict[str, st
         shown = [data.primary, *([data.secondary] if data.secondary else []), *data.guardrails]
         parts.append(
             _table(
-                ["id", "round", "status", "changes vs production", *[m.name for m in shown]],
+                ["id", "round", "status", "changes vs production", *[m.name for m in shown],
+                 "guardrail verdicts"],
                 (
                     [
                         c.id,
                         c.round,
-                        c.status.value,
+                        c.status.value + (" (stopped early)" if c.result and
+                                          c.result.stopped_early else ""),
                         _delta_text(c),
                         *[_lift_text(c, m.name) for m in shown],
+                        _verdicts_text(c, data),
                     ]
                     for c in sorted(data.tested, key=lambda c: (c.round, c.id))
                 ),
             )
+        )
+        parts.append(
+            '<p class="note">* = significant after Holm\'s correction within its metric role; '
+            "intervals are unadjusted 95% intervals; a guardrail verdict is the platform's "
+            "one-sided test against the limit (passed = shown within it).</p>"
         )
     parts.append("<h2>Statistical findings</h2>")
     if data.findings:

@@ -55,25 +55,53 @@ def _lift(c: Candidate, metric: str) -> float | None:
     return c.result.metrics[metric].relative_lift
 
 
-def plot_pareto(data: ReportData, path: Path) -> Path:
-    """Primary against secondary lift of every tested configuration.
+def _short_id(cid: str, task: str) -> str:
+    return cid.removeprefix(f"{task}-")
 
-    Elites are drawn large and outlined, infeasible configurations (aborted or breaching a
-    guardrail) as crosses, production as the origin.
+
+def _view(
+    values: Sequence[float], intervals: Sequence[tuple[float, float]], pad: float = 0.08
+) -> tuple[float, float]:
+    """Axis limits that show the bulk of the points with their intervals: an extreme arm (a
+    -38% disaster next to arms within +-3%) would otherwise squash everything else into a dot.
+    Points more than six robust spreads (median absolute deviations, at least half a point)
+    from the median are left outside and drawn at the edge."""
+    vals = sorted(values)
+    if not vals:
+        return -1.0, 1.0
+    mid = vals[len(vals) // 2]
+    mad = sorted(abs(v - mid) for v in vals)[len(vals) // 2]
+    scale = max(1.4826 * mad, 0.5)
+    keep = [abs(v - mid) <= 6 * scale for v in values]
+    ends = [e for (lo, hi), k in zip(intervals, keep, strict=True) if k for e in (lo, hi)]
+    ends = ends or vals
+    lo, hi = min(*ends, 0.0), max(*ends, 0.0)
+    margin = pad * max(hi - lo, 1.0)
+    return lo - margin, hi + margin
+
+
+def plot_pareto(data: ReportData, path: Path) -> tuple[Path, list[str]]:
+    """Primary against secondary lift of every tested configuration, with 95% intervals.
+
+    Elites are outlined, infeasible configurations (aborted or breaching a guardrail) drawn
+    as crosses, production as the origin, the recommended configuration ringed. Points are
+    labelled with their ids. Arms far outside the bulk are drawn at the plot's edge as
+    triangles pointing where they are, and listed.
+
+    Returns:
+        The file, and one line per arm drawn at the edge ("r1-c2 at -38.6% dwell_time").
     """
     fig, axes = _figure()
     ax = axes[0][0]
     primary = data.primary
     secondary = data.secondary
     sec_name = secondary.name if secondary is not None else primary.name
-    groups: dict[str, tuple[list[float], list[float]]] = {
-        "elite": ([], []),
-        "feasible": ([], []),
-        "infeasible": ([], []),
-    }
+    recommended = data.advice.candidate_id if data.advice and not data.advice.is_baseline else None
+    points = []
     for c in data.tested:
-        x, y = _lift(c, sec_name), _lift(c, primary.name)
-        if x is None or y is None:
+        assert c.result is not None
+        mx, my = c.result.metrics.get(sec_name), c.result.metrics.get(primary.name)
+        if mx is None or my is None:
             continue
         if data.elites.is_elite(c.id):
             kind = "elite"
@@ -81,27 +109,60 @@ def plot_pareto(data: ReportData, path: Path) -> Path:
             kind = "infeasible"
         else:
             kind = "feasible"
-        groups[kind][0].append(100 * x)
-        groups[kind][1].append(100 * y)
-    ax.scatter(*groups["feasible"], s=30, c="#8aa4c8", label="tested (dominated)")
-    ax.scatter(*groups["infeasible"], s=40, c="#d62728", marker="x", label="infeasible")
-    ax.scatter(
-        *groups["elite"],
-        s=90,
-        c="#2ca02c",
-        edgecolors="black",
-        linewidths=1.0,
-        label="elite (Pareto front)",
-        zorder=3,
-    )
-    ax.scatter([0.0], [0.0], s=120, c="black", marker="*", label="production", zorder=4)
+        points.append((c, kind, mx, my))
+    xlim = _view([100 * mx.relative_lift for _, _, mx, _ in points],
+                 [(100 * mx.ci_low, 100 * mx.ci_high) for _, _, mx, _ in points])
+    ylim = _view([100 * my.relative_lift for _, _, _, my in points],
+                 [(100 * my.ci_low, 100 * my.ci_high) for _, _, _, my in points])
+    inset = (0.01 * (xlim[1] - xlim[0]), 0.01 * (ylim[1] - ylim[0]))
+    style = {
+        "feasible": {"c": "#8aa4c8", "marker": "o", "s": 30, "label": "tested (dominated)"},
+        "infeasible": {"c": "#d62728", "marker": "X", "s": 50, "label": "infeasible"},
+        "elite": {"c": "#2ca02c", "marker": "o", "s": 80, "label": "elite (Pareto front)"},
+    }
+    seen: set[str] = set()
+    clipped: list[str] = []
+    for c, kind, mx, my in points:
+        x, y = 100 * mx.relative_lift, 100 * my.relative_lift
+        cx = min(max(x, xlim[0] + inset[0]), xlim[1] - inset[0])
+        cy = min(max(y, ylim[0] + inset[1]), ylim[1] - inset[1])
+        label = style[kind]["label"] if kind not in seen else None
+        seen.add(kind)
+        name = _short_id(c.id, data.task)
+        if not (xlim[0] <= x <= xlim[1] and ylim[0] <= y <= ylim[1]):
+            marker = "v" if y < ylim[0] else "^" if y > ylim[1] else "<" if x < xlim[0] else ">"
+            ax.scatter([cx], [cy], s=60, c=style[kind]["c"], marker=marker, zorder=3,
+                       label=label)
+            clipped.append(f"{name} at {y:+.1f}% {primary.name}, {x:+.1f}% {sec_name}")
+        else:
+            ax.errorbar(
+                x, y,
+                xerr=[[x - 100 * mx.ci_low], [100 * mx.ci_high - x]],
+                yerr=[[y - 100 * my.ci_low], [100 * my.ci_high - y]],
+                fmt="none", ecolor=style[kind]["c"], alpha=0.35, lw=0.8, zorder=1,
+            )
+            ax.scatter(
+                [x], [y], s=style[kind]["s"], c=style[kind]["c"], marker=style[kind]["marker"],
+                edgecolors="black" if kind == "elite" else "none", linewidths=0.8,
+                label=label, zorder=3,
+            )
+        ax.annotate(name, (cx, cy), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        if c.id == recommended:
+            ax.scatter([cx], [cy], s=320, facecolors="none", edgecolors="#ff7f0e",
+                       linewidths=2.0, label="recommended", zorder=4)
+    ax.scatter([0.0], [0.0], s=140, c="black", marker="*", label="production", zorder=5)
     ax.axhline(0.0, color="grey", lw=0.6)
     ax.axvline(0.0, color="grey", lw=0.6)
-    ax.set_xlabel(f"{sec_name} lift (%)")
-    ax.set_ylabel(f"{primary.name} lift (%)")
-    ax.set_title(f"{data.task}: tested configurations, {primary.name} vs {sec_name}")
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(f"{sec_name} lift (%), 95% interval")
+    ax.set_ylabel(f"{primary.name} lift (%), 95% interval")
+    title = f"{data.task}: tested configurations, {primary.name} vs {sec_name}"
+    if clipped:
+        title += f" ({len(clipped)} arm(s) off scale, drawn at the edge)"
+    ax.set_title(title, fontsize=10)
     ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
+    return _save(fig, path), clipped
 
 
 def _guardrail_line(ax: Any, metric: MetricSpec) -> None:

@@ -85,8 +85,9 @@ def test_run_without_yes_stops_at_the_approval_and_says_how_to_continue(tmp_path
     assert isinstance(pending, dict)
     first = pending["pending"]["candidates"][0]["id"]
     answer = json.dumps({"decisions": [{"id": first, "action": "approve"}]})
-    final = invoke_json("approve", thread, "-w", ws, "--decisions", answer)
-    assert isinstance(final, dict)
+    reports = invoke_json("approve", thread, "-w", ws, "--decisions", answer)
+    assert isinstance(reports, list) and len(reports) == 1  # one shape for run/approve/resume
+    final = reports[0]
     assert final["status"] == "completed", final.get("error")
     assert [a["candidate_id"] for a in final["results"]["arms"]] == [first]
 
