@@ -130,6 +130,12 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
                 )
                 if runs
                 else math.nan,
+                "later_arms_over_loss_limit": sum(
+                    int(r.get("later_arms_over_loss_limit", 0)) for r in runs
+                ),
+                "later_arms": sum(
+                    len(rnd["arms"]) for r in runs for rnd in r["rounds"][1:]
+                ),
                 "worst_first_round_loss": max(
                     (float(r.get("first_round_worst_loss", math.nan)) for r in runs),
                     default=math.nan,
@@ -230,15 +236,16 @@ def markdown(data: dict[str, Any], summary: dict[str, Any]) -> str:
         "| task | method | median % of optimum | mean % [95% CI] | median %, breach = 0 "
         "| best tested arm (median %) "
         "| final launch breaches | production kept | rounds to 80% / 95% | breaching arms "
-        "| guardrail harm/run | user harm/run | worst round-1 loss | method s/round |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| guardrail harm/run | user harm/run | worst round-1 loss "
+        "| later arms over loss limit | method s/round |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task, per_method in summary["tasks"].items():
         opt = data["optima"][task]
         for m, st in per_method.items():
             if st["status"] != "ok":
                 lines.append(
-                    f"| {task} | {m} | {st['status']} |  |  |  |  |  |  |  |  |  |  |  |"
+                    f"| {task} | {m} | {st['status']} |  |  |  |  |  |  |  |  |  |  |  |  |"
                 )
                 continue
             r80 = _fmt(st["median_rounds_to_80"], ".1f")
@@ -257,12 +264,13 @@ def markdown(data: dict[str, Any], summary: dict[str, Any]) -> str:
                 f"| {st['breaching_arms']}/{st['arms_tested']} "
                 f"| {st['harm_per_run'] * 1e4:.2f} | {st['user_harm_per_run'] * 1e4:.1f} "
                 f"| {_fmt(st['worst_first_round_loss'] * 100, '.1f')}% "
+                f"| {st['later_arms_over_loss_limit']}/{st['later_arms']} "
                 f"| {_s_per_round(st):.2f} |"
             )
         source = opt.get("source", "oracle search")
         lines.append(
             f"| {task} | *optimum ({source})* | objective lift {opt['primary_lift']:+.2%} "
-            f"(oracle search: {opt['search_lift']:+.2%}) |  |  |  |  |  |  |  |  |  |  |  |"
+            f"(oracle search: {opt['search_lift']:+.2%}) |  |  |  |  |  |  |  |  |  |  |  |  |"
         )
     lines += [
         "",
@@ -317,8 +325,10 @@ def markdown(data: dict[str, Any], summary: dict[str, Any]) -> str:
         "Guardrail harm/run: sum over guardrail-breaching arms of traffic share × share of the "
         "test run × distance past the limit, ×10⁴. User harm/run adds what every arm's users "
         "lost on the objective (traffic share × share of the test × max(0, −objective lift)), "
-        "×10⁴. Worst round-1 loss: the largest objective loss of any first-round arm. Breaching "
-        "arms, losses and launches are judged by the oracle.",
+        "×10⁴. Worst round-1 loss: the largest objective loss of any first-round arm. Later "
+        "arms over loss limit: arms of rounds 2+ whose objective loss exceeds the task's "
+        "arm-loss limit (max_arm_loss, default twice the tightest guardrail threshold). "
+        "Breaching arms, losses and launches are judged by the oracle.",
     ]
     return "\n".join(lines) + "\n"
 

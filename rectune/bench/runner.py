@@ -190,13 +190,44 @@ def compute_optimum(task: str, settings: BenchSettings) -> OptimumInfo:
     )
     config: Config = {k: v for k, v in opt.config.items() if k in problem.space}
     lifts = _oracle(task, config, settings)
+    search_lift = problem.objective(opt.lifts)
+    # The simulator's shipped table of optima (a longer pattern search) is a second
+    # candidate: when the benchmark's short search finds nothing better than production (the
+    # re-tuned world's fusion task), the bar must not collapse to zero.
+    table = _table_optimum(task, problem)
+    if table is not None:
+        t_lifts = _oracle(task, table, settings)
+        if _feasible(problem, t_lifts) and (
+            problem.objective(t_lifts) > problem.objective(lifts) or not _feasible(problem, lifts)
+        ):
+            config, lifts, search_lift = table, t_lifts, problem.objective(t_lifts)
     return OptimumInfo(
         task=task,
         config=config,
         primary_lift=problem.objective(lifts),
-        search_lift=problem.objective(opt.lifts),
+        search_lift=search_lift,
         lifts=lifts,
     )
+
+
+def _feasible(problem: TuningProblem, lifts: dict[str, float]) -> bool:
+    return guardrail_excess(problem.metrics, lifts) <= 0
+
+
+def _table_optimum(task: str, problem: TuningProblem) -> Config | None:
+    """The task's configuration in the simulator's table of optima, if it has one for the
+    current model (a stale table is ignored)."""
+    from rectune.simulator.optimum import load_optima
+    from rectune.simulator.oracle import model_fingerprint
+
+    try:
+        table = load_optima()
+    except (OSError, ValueError):
+        return None
+    entry = table.get("tasks", {}).get(task)
+    if entry is None or table.get("model_fingerprint") != model_fingerprint():
+        return None
+    return {k: v for k, v in entry["config"].items() if k in problem.space}
 
 
 @dataclass
@@ -335,6 +366,7 @@ def _score(
     harm = 0.0
     loss = 0.0
     first_round_loss = 0.0
+    over_limit = 0
     n_arms = 0
     for i, rnd in enumerate(rounds):
         arms = []
@@ -349,6 +381,8 @@ def _score(
             loss += arm_loss
             if i == 0:
                 first_round_loss = max(first_round_loss, max(0.0, -problem.objective(lifts)))
+            elif -problem.objective(lifts) > problem.arm_loss_limit:
+                over_limit += 1
             if excess > 0:
                 breaching_arms += 1
                 harm += arm_harm
@@ -385,6 +419,7 @@ def _score(
         "primary_loss": loss,
         "user_harm": loss + harm,
         "first_round_worst_loss": first_round_loss,
+        "later_arms_over_loss_limit": over_limit,
         "rounds": out_rounds,
     }
 

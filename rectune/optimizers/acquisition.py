@@ -36,12 +36,15 @@ from rectune.optimizers.encoding import FloatArray
 from rectune.optimizers.surrogate import Prediction, SurrogateModel
 
 __all__ = [
+    "P_GUARDRAILS",
+    "P_WITHIN_LOSS",
     "AcquisitionSettings",
     "Region",
     "greedy_value",
     "log_constrained_ei",
     "log_expected_improvement",
     "optimize_acquisition",
+    "safety",
 ]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -73,18 +76,32 @@ def log_expected_improvement(mean: FloatArray, std: FloatArray, best: float) -> 
     return np.asarray(np.log(sd) + _log_h(z), dtype=np.float64)
 
 
-SAFE_PENALTY = 10.0
-"""Slope of the log-acquisition penalty below the safety level (per unit of log probability)."""
+SAFE_PENALTY = 40.0
+"""Slope of the log-acquisition penalty below a safety level (per unit of log probability)."""
+
+P_GUARDRAILS = 0.8
+"""Probability that every guardrail holds below which an arm's acquisition is penalized."""
+
+P_WITHIN_LOSS = 0.9
+"""Probability that the objective's loss stays within the arm-loss limit below which an
+arm's acquisition is penalized."""
 
 
 def _terms(
-    model: SurrogateModel, mean: FloatArray, std: FloatArray, best: float, p_safe: float = 0.4
+    model: SurrogateModel,
+    mean: FloatArray,
+    std: FloatArray,
+    best: float,
+    p_guard: float = P_GUARDRAILS,
+    p_loss: float = P_WITHIN_LOSS,
 ) -> tuple[FloatArray, dict[str, tuple[FloatArray, FloatArray]]]:
     """Log acquisition and, per metric, its derivatives in that metric's mean and sd.
 
-    Below `p_safe` (the probability that every guardrail holds and the loss stays within
-    the arm-loss limit), the log acquisition drops steeply: constrained EI alone happily
-    explores uncertain regions that are probably infeasible, and users pay for those arms.
+    Below `p_guard` (the probability that every guardrail holds) or `p_loss` (that the
+    objective's loss stays within the arm-loss limit) the log acquisition drops steeply:
+    constrained EI alone happily explores uncertain regions that are probably infeasible or
+    costly, and users pay for those arms. With the distance floor on the spread
+    (`rectune.optimizers.reach`) these levels bound how far from the data an arm may go.
     """
     problem = model.problem
     names = model.metric_names
@@ -102,32 +119,57 @@ def _terms(
     g_sd = 1.0 / sd_o - ratio * z / sd_o
     limit = problem.arm_loss_limit
     z_loss = (mu_o + limit) / sd_o
-    log_safe = log_ndtr(z_loss)
+    log_loss_ok = log_ndtr(z_loss)
     lam = _inv_mills(z_loss)
-    # Derivatives of log P(safe) in the objective's mean and sd, and per guardrail.
-    s_mu, s_sd = lam / sd_o, -lam * z_loss / sd_o
+    short_l = log_loss_ok < math.log(p_loss)
+    factor_l = 1.0 + np.where(short_l, SAFE_PENALTY, 0.0)
+    out = out + log_loss_ok + np.where(
+        short_l, SAFE_PENALTY * (log_loss_ok - math.log(p_loss)), 0.0
+    )
+    # Derivatives of log P(loss within the limit) in the objective's mean and sd.
+    g_mu = g_mu + factor_l * lam / sd_o
+    g_sd = g_sd - factor_l * lam * z_loss / sd_o
+    log_guard = np.zeros(q)
     guard: list[tuple[str, FloatArray, FloatArray]] = []
     for g in problem.guardrails:
         j = names.index(g.name)
         t = 0.0 if g.guardrail_threshold is None else g.guardrail_threshold
         s = np.maximum(std[:, j], 1e-12)
         zg = g.sign * (mean[:, j] - t) / s
-        log_safe = log_safe + log_ndtr(zg)
+        log_guard = log_guard + log_ndtr(zg)
         lg = _inv_mills(zg)
         guard.append((g.name, lg * g.sign / s, -lg * zg / s))
-    short = log_safe < math.log(p_safe)
-    factor = 1.0 + np.where(short, SAFE_PENALTY, 0.0)
-    out = out + log_safe + np.where(short, SAFE_PENALTY * (log_safe - math.log(p_safe)), 0.0)
-    g_mu = g_mu + factor * s_mu
-    g_sd = g_sd + factor * s_sd
+    short_g = log_guard < math.log(p_guard)
+    factor_g = 1.0 + np.where(short_g, SAFE_PENALTY, 0.0)
+    out = out + log_guard + np.where(
+        short_g, SAFE_PENALTY * (log_guard - math.log(p_guard)), 0.0
+    )
     for n, wn in w.items():
         j = names.index(n)
         d_mean[n] += g_mu * wn
         d_std[n] += g_sd * wn**2 * std[:, j] / sd_o
     for name, dm, ds in guard:
-        d_mean[name] += factor * dm
-        d_std[name] += factor * ds
+        d_mean[name] += factor_g * dm
+        d_std[name] += factor_g * ds
     return np.asarray(out, dtype=np.float64), {n: (d_mean[n], d_std[n]) for n in names}
+
+
+def safety(model: SurrogateModel, pred: Prediction) -> tuple[FloatArray, FloatArray]:
+    """P(every guardrail holds) and P(the objective's loss is within the arm-loss limit)."""
+    problem = model.problem
+    p_guard = np.ones(pred.mean.shape[0])
+    for g in problem.guardrails:
+        t = 0.0 if g.guardrail_threshold is None else g.guardrail_threshold
+        m, sd = pred.of(g.name)
+        p_guard = p_guard * norm.cdf(g.sign * (m - t) / np.maximum(sd, 1e-12))
+    mu = np.zeros(pred.mean.shape[0])
+    var = np.zeros(pred.mean.shape[0])
+    for n, w in problem.objective_weights.items():
+        m, sd = pred.of(n)
+        mu += w * m
+        var += (w * sd) ** 2
+    p_loss = norm.cdf((mu + problem.arm_loss_limit) / np.sqrt(np.maximum(var, 1e-24)))
+    return np.asarray(p_guard, dtype=np.float64), np.asarray(p_loss, dtype=np.float64)
 
 
 def log_constrained_ei(model: SurrogateModel, pred: Prediction, best: float) -> FloatArray:
@@ -152,14 +194,16 @@ def _value_and_grad(
 
 
 def greedy_value(
-    min_feasible: float,
+    min_feasible: float, min_within_loss: float = P_WITHIN_LOSS
 ) -> Callable[[SurrogateModel, FloatArray, float], tuple[FloatArray, FloatArray]]:
-    """Posterior mean of the objective, penalized where P(all guardrails hold) < `min_feasible`.
+    """Posterior mean of the objective, penalized where P(all guardrails hold) < `min_feasible`
+    or P(loss within the arm-loss limit) < `min_within_loss`.
 
     The exploitation arm of a batch: with few rounds and noisy arms, testing the model's best
     guess pays off, and the expected improvement fills the other arms around it.
     """
     log_min = math.log(min_feasible)
+    log_loss = math.log(min_within_loss)
 
     def value(model: SurrogateModel, x: FloatArray, best: float) -> tuple[FloatArray, FloatArray]:
         names = model.metric_names
@@ -171,6 +215,24 @@ def greedy_value(
         for n, w in problem.objective_weights.items():
             v += w * parts[n][0] / scale
             grad += w * parts[n][2] / scale
+        # The model's best guess must also keep its loss within the arm-loss limit: a mean
+        # that looks good far from the data is the least trustworthy number it has.
+        sd_o = np.zeros(x.shape[0])
+        dvar_o = np.zeros_like(x)
+        for n, w in problem.objective_weights.items():
+            sd_o = sd_o + (w * parts[n][1]) ** 2
+            dvar_o = dvar_o + 2.0 * w**2 * parts[n][1][:, None] * parts[n][3]
+        sd_o = np.sqrt(np.maximum(sd_o, 1e-24))
+        dsd_o = dvar_o / (2.0 * sd_o[:, None])
+        mu_o = v * scale
+        dmu_o = grad * scale
+        z_l = (mu_o + problem.arm_loss_limit) / sd_o
+        lam_l = _inv_mills(z_l)
+        logl = log_ndtr(z_l)
+        dlogl = lam_l[:, None] * (dmu_o / sd_o[:, None] - z_l[:, None] * dsd_o / sd_o[:, None])
+        short_l = logl < log_loss
+        v = v + np.where(short_l, SAFE_PENALTY * (logl - log_loss), 0.0)
+        grad = grad + np.where(short_l[:, None], SAFE_PENALTY * dlogl, 0.0)
         logp = np.zeros(x.shape[0])
         dlogp = np.zeros_like(x)
         for g in problem.guardrails:
@@ -182,8 +244,8 @@ def greedy_value(
             logp += log_ndtr(z)
             dlogp += lam[:, None] * (g.sign * dm / sd[:, None] - z[:, None] * dsd / sd[:, None])
         short = logp < log_min
-        v = v + np.where(short, 10.0 * (logp - log_min), 0.0)
-        grad = grad + np.where(short[:, None], 10.0 * dlogp, 0.0)
+        v = v + np.where(short, SAFE_PENALTY * (logp - log_min), 0.0)
+        grad = grad + np.where(short[:, None], SAFE_PENALTY * dlogp, 0.0)
         return v, grad
 
     return value

@@ -27,14 +27,18 @@ import numpy as np
 from rectune.domain import CategoricalParameter, Config
 from rectune.optimizers._threads import single_blas_thread
 from rectune.optimizers.acquisition import (
+    P_GUARDRAILS,
+    P_WITHIN_LOSS,
     AcquisitionSettings,
     Region,
     greedy_value,
     optimize_acquisition,
+    safety,
 )
 from rectune.optimizers.encoding import FloatArray
 from rectune.optimizers.problem import Observation, Proposal, TuningProblem
 from rectune.optimizers.proposer import CandidateFilter, describe_delta, sobol_configs
+from rectune.optimizers.reach import STEP
 from rectune.optimizers.surrogate import (
     SurrogateModel,
     SurrogateSettings,
@@ -95,7 +99,15 @@ class BayesianProposer:
     Attributes:
         surrogate: Settings of the per-metric Gaussian processes.
         acquisition: How the acquisition is maximized.
-        cold_step: Step of a first-round arm, as a fraction of the knob's soft range.
+        cold_step: Largest step of a first-round arm, as a fraction of the knob's soft
+            range; smaller when the prior says such a step could cost more than
+            `first_round_loss` times the arm-loss limit (`first_step`).
+        first_round_loss: Multiple of the arm-loss limit a first-round arm may lose with at
+            most `first_round_z` standard deviations of prior spread (1.5: three times the
+            tightest guardrail threshold by default).
+        first_round_z: See `first_round_loss`.
+        p_guardrails: Probability that every guardrail holds an exploratory arm needs.
+        p_within_loss: Probability that its objective loss stays within the arm-loss limit.
         region_init: Half side of the explorable boxes after the first round of results.
         region_growth: Factor per further round.
         exploit_arms: Arms per batch given to the model's best guess (highest posterior
@@ -116,6 +128,10 @@ class BayesianProposer:
     surrogate: SurrogateSettings = field(default_factory=SurrogateSettings)
     acquisition: AcquisitionSettings = field(default_factory=AcquisitionSettings)
     cold_step: float = 0.12
+    first_round_loss: float = 1.5
+    first_round_z: float = 2.0
+    p_guardrails: float = P_GUARDRAILS
+    p_within_loss: float = P_WITHIN_LOSS
     region_init: float = 0.2
     region_growth: float = 1.5
     exploit_arms: int = 1
@@ -140,11 +156,18 @@ class BayesianProposer:
         keep = CandidateFilter(problem, model.history, exclude)
         rng = np.random.default_rng(seed)
         if model.n_observations == 0 and not any(o.transferred for o in model.history):
-            configs = self._first_round(model, n, keep, rng)
+            step = self.first_step(problem)
+            configs = self._first_round(model, n, keep, rng, step)
             note = (
-                f"first round: one knob moved by {self.cold_step:.0%} of its soft range, "
-                "a safe and attributable step from production"
+                f"first round: one knob moved by {step:.0%} of its soft range, a safe and "
+                "attributable step from production"
             )
+            if step < self.cold_step:
+                note += (
+                    f" (smaller than the usual {self.cold_step:.0%}: the skill's effect scales "
+                    f"say a larger step could cost more than "
+                    f"{self.first_round_loss * problem.arm_loss_limit:.1%} on the objective)"
+                )
         else:
             configs, note = self._acquire(model, n, keep, rng)
         out = [self._proposal(model, c, note) for c in configs]
@@ -178,8 +201,20 @@ class BayesianProposer:
             predicted=numbers,
         )
 
+    def first_step(self, problem: TuningProblem) -> float:
+        """The first round's step (fraction of a soft range): `cold_step`, or less when
+        `first_round_z` prior standard deviations of the objective at that distance exceed
+        `first_round_loss` times the arm-loss limit."""
+        weights = problem.objective_weights
+        scale = float(np.sqrt(sum((w * problem.prior_scale(n)) ** 2 for n, w in weights.items())))
+        cap = self.first_round_loss * problem.arm_loss_limit / (self.first_round_z * scale)
+        # growth(d) = d + d^2 / 2 = cap, solved for the distance d in steps.
+        d = -1.0 + float(np.sqrt(1.0 + 2.0 * cap))
+        return float(min(self.cold_step, max(d * STEP, 0.01)))
+
     def _first_round(
-        self, model: SurrogateModel, n: int, keep: CandidateFilter, rng: np.random.Generator
+        self, model: SurrogateModel, n: int, keep: CandidateFilter, rng: np.random.Generator,
+        cold_step: float,
     ) -> list[Config]:
         """One-knob steps from production, each arm a different knob first."""
         problem = model.problem
@@ -215,7 +250,7 @@ class BayesianProposer:
                     room_up, room_down = hi[c] - base[c], base[c] - lo[c]
                     sign = hints.get(p.name, 1.0 if room_up >= room_down else -1.0)
                     sign = sign if attempt == 0 else -sign
-                    step = self.cold_step if sign > 0 else -self.cold_step
+                    step = cold_step if sign > 0 else -cold_step
                     x[c] = float(np.clip(base[c] + step, lo[c], hi[c]))
                 cfg = enc.decode(x)
                 if keep.admit(cfg):
@@ -238,20 +273,43 @@ class BayesianProposer:
         current = model
         greedy = greedy_value(self.exploit_min_feasible)
         avoid = [row for row in model.tested_x]
+        fallback = 0
         for j in range(n):
             fn = greedy if j < self.exploit_arms else None
             chosen: Config | None = None
+            spare: tuple[float, Config] | None = None
             for x, _v in optimize_acquisition(
                 current, region, best, rng, self.acquisition, value=fn, avoid=np.vstack(avoid)
             ):
                 cfg = enc.decode(x)
-                if keep.admit(cfg):
+                if not keep.ok(cfg):
+                    continue
+                # Judged on the real model, not the batch's fantasies: a pending arm is no
+                # evidence that its neighbourhood is safe.
+                p_guard, p_loss = safety(model, model.predict_configs([cfg]))
+                margin = min(p_guard[0] / self.p_guardrails, p_loss[0] / self.p_within_loss)
+                if margin >= 1.0:
                     chosen = cfg
                     break
+                if spare is None or margin > spare[0]:
+                    spare = (margin, cfg)
+            if chosen is None and spare is not None:
+                # Nothing met the safety levels: the safest candidate found still goes, so a
+                # task whose every move looks risky keeps learning (the note says so).
+                chosen = spare[1]
+                fallback += 1
             if chosen is None:
                 break
+            keep.admit(chosen)
             out.append(chosen)
             x_new = enc.encode(chosen)
             avoid.append(x_new)
             current = current.fantasize(x_new[None, :])
+        if fallback:
+            note += (
+                f"; {fallback} arm(s) fell short of the safety levels (P(guardrails) >= "
+                f"{self.p_guardrails:.0%}, P(loss within {model.problem.arm_loss_limit:.1%}) >= "
+                f"{self.p_within_loss:.0%}) and are the safest found: every move looked risky "
+                "this far from the measured configurations"
+            )
         return out, note

@@ -37,6 +37,7 @@ from rectune.optimizers._threads import single_blas_thread
 from rectune.optimizers.encoding import FloatArray, SpaceEncoder
 from rectune.optimizers.gp import ExactGP, HyperPrior
 from rectune.optimizers.problem import Observation, TuningProblem
+from rectune.optimizers.reach import Reach, empirical_scale
 
 __all__ = [
     "DeterministicMetric",
@@ -74,6 +75,8 @@ class SurrogateSettings:
         calibrate: Widen the posterior when the fitted model explains its own data worse
             than it claims (standardized leave-one-out residuals).
         max_inflation: Largest factor `calibrate` may widen the posterior by.
+        reach_floor: Floor the posterior spread by the distance to the nearest measured
+            configuration (`rectune.optimizers.reach`); off only for ablations.
         seed: Seed of the restarts.
     """
 
@@ -86,6 +89,7 @@ class SurrogateSettings:
     transfer_drift: float = 0.5
     calibrate: bool = True
     max_inflation: float = 3.0
+    reach_floor: bool = True
     seed: int = 0
 
 
@@ -142,6 +146,20 @@ class MetricGP:
         self.n_points = 0
         self._gp: ExactGP | None = None
         self._noise_var = prior_scale**2
+        self.reach: Reach | None = None
+        self.reach_scale = 0.0
+
+    def with_reach(self, reach: Reach, scale: float) -> MetricGP:
+        """Floor the posterior spread at `scale` times the growth of the distance to `reach`'s
+        anchors (see `rectune.optimizers.reach`)."""
+        self.reach = reach
+        self.reach_scale = float(scale)
+        return self
+
+    def _floor(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        if self.reach is None or self.reach_scale <= 0.0:
+            return np.zeros(x.shape[0]), np.zeros_like(x)
+        return self.reach.spread(x, self.reach_scale)
 
     def fit(
         self,
@@ -218,9 +236,15 @@ class MetricGP:
         return self._noise_var
 
     def predict(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Posterior mean and standard deviation of the true lift at each row of `x`."""
+        """Posterior mean and standard deviation of the true lift at each row of `x`.
+
+        The spread is the GP's, combined in quadrature with the distance floor: never
+        narrower than the distance to the nearest measured configuration warrants.
+        """
         m, v = self.gp.predict(x)
-        return self.center + self.scale * m, self.scale * self.calibration * np.sqrt(v)
+        gp_sd = self.scale * self.calibration * np.sqrt(v)
+        floor, _ = self._floor(x)
+        return self.center + self.scale * m, np.sqrt(gp_sd**2 + floor**2)
 
     def predict_with_grad(
         self, x: FloatArray
@@ -229,18 +253,26 @@ class MetricGP:
         m, v, dm, dv = self.gp.predict_with_grad(x)
         sd = np.sqrt(v)
         k = self.scale * self.calibration
-        return (
-            self.center + self.scale * m,
-            k * sd,
-            self.scale * dm,
-            k * dv / (2.0 * sd[:, None]),
-        )
+        gp_sd = k * sd
+        d_gp_sd = k * dv / (2.0 * sd[:, None])
+        floor, d_floor = self._floor(x)
+        total = np.sqrt(gp_sd**2 + floor**2)
+        d_total = (gp_sd[:, None] * d_gp_sd + floor[:, None] * d_floor) / total[:, None]
+        return self.center + self.scale * m, total, self.scale * dm, d_total
+
+    def gp_std(self, x: FloatArray) -> FloatArray:
+        """The GP's own posterior standard deviation (no distance floor), in lift units."""
+        _, v = self.gp.predict(x)
+        return np.asarray(self.scale * self.calibration * np.sqrt(v), dtype=np.float64)
 
     def posterior_cov(self, x: FloatArray) -> FloatArray:
-        """Joint posterior covariance of the true lifts at the rows of `x`."""
-        return np.asarray(
-            self.gp.posterior_cov(x) * (self.scale * self.calibration) ** 2, dtype=np.float64
-        )
+        """Joint posterior covariance of the true lifts at the rows of `x`.
+
+        The distance floor enters as independent variance on the diagonal.
+        """
+        floor, _ = self._floor(x)
+        cov = self.gp.posterior_cov(x) * (self.scale * self.calibration) ** 2
+        return np.asarray(cov + np.diag(floor**2), dtype=np.float64)
 
     def fantasize(self, x: FloatArray) -> MetricGP:
         """A copy that has seen its own posterior mean at `x` (kriging believer)."""
@@ -250,6 +282,8 @@ class MetricGP:
         # Noise-free belief (classic kriging believer): a pending arm's neighbourhood counts as
         # known, so the next pick of the batch goes where the model is still unsure.
         out._gp = self.gp.condition(x, m, 1e-4 * self._noise_var / self.scale**2)
+        # The distance floor keeps its measured anchors: a pending arm is not a measurement,
+        # and a batch must not walk away from the data one believed pick at a time.
         return out
 
 
@@ -308,6 +342,39 @@ class DeterministicMetric:
 
 
 MetricModel = MetricGP | DeterministicMetric
+
+
+def _reach_scale(
+    problem: TuningProblem,
+    name: str,
+    encoder: SpaceEncoder,
+    reach: Reach,
+    rows: Sequence[Observation],
+) -> float:
+    """The distance floor's scale of metric `name`: the larger of the declared (or
+    guardrail-derived) prior scale and what this task's measured arms show."""
+    prior = problem.prior_scale(name)
+    own = [o for o in rows if not o.transferred]
+    if not own:
+        return prior
+    x = np.vstack([encoder.encode(problem.baseline), *(encoder.encode(o.config) for o in own)])
+    y = [0.0, *(o.metrics[name].lift for o in own)]
+    se = [0.0, *(o.metrics[name].se for o in own)]
+    seen = empirical_scale(reach, x, y, se)
+    if seen is None:
+        return prior
+    if problem.structure.effect_scale(name) is not None:
+        # The skill's statement is a floor: measured arms may only show the knobs sharper.
+        return max(prior, seen)
+    # Without a statement the guardrail-derived prior is only a guess of the order of
+    # magnitude: the task's own arms replace it, never below a quarter of it (a round of
+    # pure noise must not declare the surface flat).
+    return max(seen, UNDECLARED_FLOOR * prior)
+
+
+UNDECLARED_FLOOR = 0.25
+"""Smallest share of the guardrail-derived prior scale a task without declared effect scales
+keeps once its own arms have measured the scale."""
 
 
 @dataclass(frozen=True)
@@ -412,6 +479,11 @@ class SurrogateModel:
             if not obs.transferred:
                 tested.setdefault(obs.key, obs.config)
         gps: dict[str, MetricModel] = {}
+        measured_x = encoder.encode_many(list(tested.values()))
+        moved = [o.config for o in history if o.transferred]
+        reach = Reach.for_encoder(
+            encoder, measured_x, encoder.encode_many(moved) if moved else None
+        )
         for spec in problem.metrics:
             relation = problem.structure.deterministic_for(spec.name)
             if relation is not None:
@@ -433,9 +505,12 @@ class SurrogateModel:
             experiment = [
                 e - 10_000 if t else e for e, t in zip(experiment, transferred, strict=True)
             ]
-            gps[spec.name] = MetricGP(spec, problem.prior_scale(spec.name), settings).fit(
+            gp = MetricGP(spec, problem.prior_scale(spec.name), settings).fit(
                 x, y, se, experiment, transferred
             )
+            if settings.reach_floor:
+                gp.with_reach(reach, _reach_scale(problem, spec.name, encoder, reach, rows))
+            gps[spec.name] = gp
         return cls(problem, encoder, gps, list(tested.values()), history)
 
     @property

@@ -11,9 +11,11 @@ The steps:
 1. `draft`: the engine's proposals, with a confirmation draft first when the launch advice
    rests on evidence too weak to ship and the test has room for more than one arm.
 2. `review`: code checks (`rectune.round.checks`), then the surrogate's prediction of each
-   survivor; once A/B evidence exists, a predicted breach probability above the risk limit
-   drops it. Before any evidence the prior only measures distance from production, so the
-   risk is shown but cannot veto.
+   survivor; a predicted guardrail-breach probability, or a probability of losing more than
+   the task's arm-loss limit on the objective, above the risk limit drops it. The forecast's
+   spread grows with the distance from every measured configuration
+   (`rectune.optimizers.reach`), so before any evidence it is an honest prior, not a
+   constant: a bold untested draft is vetoed, a small step from production is not.
 3. `select`: the confirmation draft first, then the engine's ranking (or a model's order) for
    the remaining arms, with drafts written by a model capped at ``llm_share`` of the arms.
    When every draft that passed the code checks was vetoed for risk on the last pass, the
@@ -25,6 +27,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from scipy.stats import norm
 
 from rectune.domain import (
     Candidate,
@@ -45,6 +49,7 @@ __all__ = [
     "choose",
     "draft",
     "draft_seed",
+    "loss_probability",
     "review",
     "select",
     "tested_keys",
@@ -61,8 +66,8 @@ class PolicySettings:
         proposals: Drafts the engine writes per pass (N).
         arms: Treatment arms per A/B test (K).
         loop_cap: Actor/Critic passes before the round goes on with what survived.
-        risk_threshold: Largest predicted guardrail-breach probability a candidate may have
-            once A/B evidence exists.
+        risk_threshold: Largest predicted guardrail-breach probability a candidate may have,
+            and largest probability of losing more than the task's arm-loss limit.
         llm_share: Largest share of the K arms that drafts written by a model may take.
         confirm: Spend one arm on re-testing the launch advice while its evidence is weak.
         single_agent: Ablation: no surrogate review or selection, the Actor's order is kept.
@@ -162,17 +167,39 @@ def review(
             out.append(v)
             continue
         v = v.model_copy(update={"prediction": pred})
-        if pred.evidence and pred.breach_probability > settings.risk_threshold:
+        if pred.breach_probability > settings.risk_threshold:
             v = v.dropped(
-                f"predicted guardrail-breach probability {pred.breach_probability:.0%} "
-                f"exceeds the limit {settings.risk_threshold:.0%}"
+                f"{_BREACH} {pred.breach_probability:.0%} exceeds the limit "
+                f"{settings.risk_threshold:.0%}"
+            )
+        p_loss = loss_probability(pred.objective, pred.objective_sd, problem.arm_loss_limit)
+        if p_loss > settings.risk_threshold:
+            v = v.dropped(
+                f"{_LOSS} {problem.arm_loss_limit:.1%} on the objective is {p_loss:.0%}, above "
+                f"the limit {settings.risk_threshold:.0%} (the arm-loss limit, max_arm_loss, "
+                "bounds what an exploratory arm may cost its users)"
             )
         out.append(v)
     return out
 
 
+_BREACH = "predicted guardrail-breach probability"
+_LOSS = "predicted probability of losing more than"
+
+
+def loss_probability(objective: float, objective_sd: float, limit: float) -> float:
+    """Probability that the objective's true lift is below ``-limit`` under a normal forecast.
+
+    Example:
+        >>> round(loss_probability(-0.01, 0.01, 0.01), 2)
+        0.5
+    """
+    sd = max(objective_sd, 1e-12)
+    return float(norm.cdf((-limit - objective) / sd))
+
+
 def _risk_vetoed(v: Verdict) -> bool:
-    return bool(v.reasons) and all(r.startswith("predicted guardrail-breach") for r in v.reasons)
+    return bool(v.reasons) and all(r.startswith((_BREACH, _LOSS)) for r in v.reasons)
 
 
 def select(

@@ -65,8 +65,10 @@ def test_planted_harmful_candidate_ranks_last() -> None:
     candidates = [*safe[:1], harmful, *safe[1:]]
     ranking = rank_candidates(PROBLEM, history(), candidates, k=4, risk_threshold=0.2)
     assert ranking.order[-1].config == harmful
-    assert [a.config for a in ranking.rejected] == [harmful]
-    verdict = ranking.rejected[0]
+    # The harmful one is rejected and judged the most harmful; a candidate far from the
+    # measured arms may be refused too (its spread is honest about the distance).
+    assert ranking.rejected[-1].config == harmful
+    verdict = ranking.rejected[-1]
     assert verdict.risky and verdict.p_breach > 0.9
     assert verdict.forecasts["retention"].high < -0.005  # the whole interval is below -0.5%
     assert all(a.p_breach < 0.2 for a in ranking.selected)
@@ -92,10 +94,11 @@ def test_without_history_risk_follows_the_prior() -> None:
     critic = SurrogateCritic.from_history(PROBLEM, [], risk_threshold=0.3)
     near, mid, far = critic.assess([{"x": 0.32, "y": 0.3}, {"x": 0.5, "y": 0.4},
                                     {"x": 1.0, "y": 0.9}])
-    # The prior's spread (the task's own guardrail scale) widens with the distance from
-    # production, and the breach odds with it.
+    # The prior's spread (the task's own guardrail scale per step of distance) widens with
+    # the distance from production, and the breach odds with it.
     sds = [a.forecasts["retention"].sd for a in (near, mid, far)]
-    assert sds[0] < sds[1] < sds[2] <= PROBLEM.prior_scale("retention") * 1.01
+    assert sds[0] < sds[1] < sds[2]
+    assert sds[2] > PROBLEM.prior_scale("retention")
     assert near.p_breach <= mid.p_breach <= far.p_breach and near.p_breach < far.p_breach
     assert not near.risky
 

@@ -52,7 +52,10 @@ def test_baseline_is_pinned_and_prior_widens_with_distance() -> None:
     assert abs(m0) < 1e-6 and s0 < 1e-3
     _, s_near = predict(model, 1.2)
     _, s_far = predict(model, 4.0)
-    assert s_near < s_far <= LINE.prior_scale("dwell_time") * 1.01
+    # The spread grows with the distance from production and is not capped at one effect
+    # scale: a move across the whole box is far less certain than a one-step move
+    # (`rectune.optimizers.reach`; the old cap made bold untested arms look safe).
+    assert s_near < LINE.prior_scale("dwell_time") < s_far
 
 
 def test_noisy_points_count_less_than_precise_ones() -> None:
@@ -131,5 +134,7 @@ def test_bayes_beats_sobol_over_seeds() -> None:
     seeds = range(6)
     bayes = [final_share_of_optimum(BayesianProposer(), s) for s in seeds]
     sobol = [final_share_of_optimum(SobolProposer(), s) for s in seeds]
-    assert float(np.median(bayes)) >= 0.7
+    # The safety levels (P(loss within the arm-loss limit) >= 0.9 under an honest spread)
+    # slow the walk to the boundary a little: about 0.55-0.75 per seed after six rounds.
+    assert float(np.median(bayes)) >= 0.6
     assert float(np.mean(bayes)) > float(np.mean(sobol)) + 0.2
