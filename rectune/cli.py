@@ -601,7 +601,7 @@ def reindex(workspace: WorkspaceOpt = Path(".")) -> None:
 
     ws = Workspace(workspace)
     MemoryIndex.destroy(ws.index)
-    count = MemoryIndex(ws.index).rebuild(SkillHub(ws.skills), Journal(ws.journal))
+    count = MemoryIndex(ws.index).rebuild(SkillHub(ws.skills), Journal.in_workspace(ws.root))
     _console().print(f"index rebuilt: {count} entries in {ws.index}")
 
 

@@ -97,7 +97,7 @@ def export_launch(
     """
     ws = Workspace(workspace)
     skill = SkillHub(ws.skills).get(task)
-    cands = Journal(ws.journal).candidates(task)
+    cands = Journal.in_workspace(ws.root).candidates(task)
     history, _ = observations_of(cands)
     port = EnginePort.for_skill(engine_for(risk_threshold, llm_share), skill)
     advice = port.advise(history, cands)

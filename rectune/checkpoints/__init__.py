@@ -1,13 +1,19 @@
-"""Checkpointer factory: SQLite in the workspace by default, in-memory for tests.
+"""Checkpointer factory: SQLite in the workspace by default, Postgres with Postgres storage,
+in-memory for tests.
 
-Production deployments can pass any LangGraph ``BaseCheckpointSaver`` (e.g. the Postgres
-saver from ``langgraph-checkpoint-postgres``) wherever a checkpointer is accepted.
+With ``storage: postgresql://...`` the checkpoints go to LangGraph's own ``PostgresSaver``
+(``langgraph-checkpoint-postgres``), whose ``setup()`` creates and migrates its tables. Any
+other ``BaseCheckpointSaver`` may still be passed wherever a checkpointer is accepted.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -16,7 +22,19 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from rectune.domain import RecTuneError
 from rectune.workspace import Workspace
 
-__all__ = ["CheckpointError", "checkpoint_path", "memory_checkpointer", "sqlite_checkpointer"]
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+__all__ = [
+    "CheckpointError",
+    "checkpoint_path",
+    "memory_checkpointer",
+    "postgres_checkpointer",
+    "sqlite_checkpointer",
+]
+
+_SET_UP: set[str] = set()
+_SET_UP_LOCK = threading.Lock()
 
 
 class CheckpointError(RecTuneError):
@@ -62,3 +80,48 @@ def sqlite_checkpointer(workspace: str | Path) -> SqliteSaver:
 def memory_checkpointer() -> BaseCheckpointSaver[str]:
     """An in-memory saver (tests, notebooks that need no durability)."""
     return InMemorySaver()
+
+
+@contextmanager
+def postgres_checkpointer(url: str) -> Iterator[PostgresSaver]:
+    """A ``PostgresSaver`` on `url` for the body, its tables set up on first use per process.
+
+    Raises:
+        CheckpointError: naming the (redacted) URL when the database cannot be reached or the
+            checkpoint package is missing.
+    """
+    from rectune.storage.settings import redact
+
+    try:
+        import psycopg
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise CheckpointError(
+            "Postgres storage needs langgraph-checkpoint-postgres and psycopg: "
+            "pip install 'rectune[postgres]'"
+        ) from None
+    try:
+        conn: Any = psycopg.connect(
+            url, autocommit=True, prepare_threshold=0, row_factory=dict_row, connect_timeout=10
+        )
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"cannot connect to the checkpoint database {redact(url)}: {first}"
+        ) from None
+    try:
+        saver = PostgresSaver(conn)
+        with _SET_UP_LOCK:
+            if url not in _SET_UP:
+                # Workers starting together would race on CREATE TABLE: one at a time.
+                key = "rectune checkpoint setup"
+                conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+                try:
+                    saver.setup()
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+                _SET_UP.add(url)
+        yield saver
+    finally:
+        conn.close()
