@@ -9,6 +9,9 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# The Postgres fixture, shared by every test folder.
+from pgtools import pg_url
+
 # Tests never call a real model or service, whatever the developer's shell has set.
 for _var in ("GOOGLE_API_KEY", "RECTUNE_MODEL", "RECTUNE_WORKSPACE"):
     os.environ.pop(_var, None)
@@ -34,3 +37,6 @@ def workspace(tmp_path: Path) -> Path:
     from rectune.workspace import init_workspace
 
     return init_workspace(tmp_path / "ws").root
+
+
+__all__ = ["pg_url", "workspace"]
