@@ -35,7 +35,7 @@ from rectune.domain import RecTuneError, RoundStatus
 from rectune.durable import sweep_stale_temp_files
 from rectune.ports.instances import register
 from rectune.round.codec import RoundResult, decode
-from rectune.storage import open_checkpointer, open_journal, resolve_storage
+from rectune.storage import open_checkpointer, open_journal, resolve_storage, round_lease
 from rectune.threads import Closed, ThreadRecord, ThreadStore
 from rectune.workspace import Workspace, ensure_workspace, load_settings
 
@@ -316,7 +316,8 @@ def run_round(
     first: dict[str, Any] = {"task": skill.name}
     if ctx.steering:
         first["steering"] = ctx.steering
-    with _graph(ctx.workspace, checkpointer, ctx.storage) as graph:
+    lease = round_lease(ctx.storage, thread_id)
+    with lease, _graph(ctx.workspace, checkpointer, ctx.storage) as graph:
         # The thread is recorded only once its checkpoints can be stored.
         ThreadStore(workspace, storage=ctx.storage).save(ctx, thread_id, task)
         _drive(graph, first, _config(thread_id), ctx, approve, wait, on_event)
@@ -396,7 +397,7 @@ def resume(
     sweep_stale_temp_files(workspace)
     ctx = _resume_context(workspace, record, model, platform, storage)
     config = _config(thread_id)
-    with _graph(ctx.workspace, checkpointer, storage) as graph:
+    with round_lease(storage, thread_id), _graph(ctx.workspace, checkpointer, storage) as graph:
         if record.closed is not None:
             return _report(graph, config, thread_id, record.closed)
         snap = graph.get_state(config)
@@ -481,7 +482,7 @@ def abort(
     record = store.load(thread_id)
     ctx = _resume_context(workspace, record, _AUTO, platform, storage)
     config = _config(thread_id)
-    with _graph(workspace, checkpointer, storage) as graph:
+    with round_lease(storage, thread_id), _graph(workspace, checkpointer, storage) as graph:
         before = _report(graph, config, thread_id, record.closed)
         if before.status.is_final:
             raise RecTuneError(

@@ -114,14 +114,41 @@ def postgres_checkpointer(url: str) -> Iterator[PostgresSaver]:
         saver = PostgresSaver(conn)
         with _SET_UP_LOCK:
             if url not in _SET_UP:
-                # Workers starting together would race on CREATE TABLE: one at a time.
-                key = "rectune checkpoint setup"
-                conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
-                try:
-                    saver.setup()
-                finally:
-                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+                _setup_once(conn, saver)
                 _SET_UP.add(url)
         yield saver
     finally:
         conn.close()
+
+
+def _setup_once(conn: Any, saver: PostgresSaver) -> None:
+    """Run the saver's `setup()` unless its migrations are all applied, one process at a time.
+
+    Workers starting together would race on its CREATE TABLEs. The lock is polled with
+    ``pg_try_advisory_lock`` rather than waited for: `setup()` builds indexes CONCURRENTLY,
+    which waits for every open transaction, a blocked lock request included (a deadlock).
+    """
+    import time
+
+    def done() -> bool:
+        row = conn.execute(
+            "SELECT to_regclass('checkpoint_migrations') IS NOT NULL AS present"
+        ).fetchone()
+        if not row["present"]:
+            return False
+        top = conn.execute("SELECT max(v) AS v FROM checkpoint_migrations").fetchone()
+        return top["v"] is not None and int(top["v"]) >= len(saver.MIGRATIONS) - 1
+
+    key = "rectune checkpoint setup"
+    deadline = time.monotonic() + 120
+    while not done():
+        got = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS got", (key,)).fetchone()
+        if got["got"]:
+            try:
+                saver.setup()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+            return
+        if time.monotonic() > deadline:
+            raise CheckpointError("gave up after 120 s waiting for another process's setup()")
+        time.sleep(0.2)

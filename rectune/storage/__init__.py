@@ -47,6 +47,7 @@ __all__ = [
     "parse_storage",
     "redact",
     "resolve_storage",
+    "round_lease",
 ]
 
 
@@ -75,6 +76,19 @@ def open_threads(workspace: Workspace, storage: str | None = None) -> ThreadBack
     from rectune.threads import FileThreads
 
     return FileThreads(workspace)
+
+
+@contextmanager
+def round_lease(storage: str, thread_id: str) -> Iterator[None]:
+    """With Postgres storage, hold round `thread_id` so no other worker drives it meanwhile
+    (`rectune.storage.pg.RoundBusyError` when one does); with local storage, nothing."""
+    if not is_postgres(storage):
+        yield
+        return
+    from rectune.storage.pg import thread_lease
+
+    with thread_lease(storage, thread_id):
+        yield
 
 
 @contextmanager

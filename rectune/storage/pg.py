@@ -30,7 +30,15 @@ from rectune.storage.settings import StorageError, redact
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["LATEST_SCHEMA_VERSION", "MIGRATIONS", "Database", "connect", "schema_version"]
+__all__ = [
+    "LATEST_SCHEMA_VERSION",
+    "MIGRATIONS",
+    "Database",
+    "RoundBusyError",
+    "connect",
+    "schema_version",
+    "thread_lease",
+]
 
 _V1 = """
 CREATE TABLE rectune_journal_tasks (
@@ -328,3 +336,34 @@ class Database:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+
+
+class RoundBusyError(StorageError):
+    """Another worker is driving the round right now; try again when it pauses or ends."""
+
+
+@contextmanager
+def thread_lease(url: str, thread_id: str) -> Iterator[None]:
+    """Hold round `thread_id` for the body, so two workers never drive one round at once.
+
+    The lease is a Postgres advisory lock on a connection of its own: it ends with the body,
+    or with the process (a killed worker's lease is gone when its connection drops).
+
+    Raises:
+        RoundBusyError: when another worker holds the round.
+    """
+    Database.for_url(url).connection()
+    conn = connect(url)
+    try:
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(hashtext(%s))", (f"rectune round {thread_id}",)
+        ).fetchone()
+        if row is None or not row[0]:
+            raise RoundBusyError(
+                f"round {thread_id} is being run by another worker right now; nothing was "
+                f"changed: resume it once that worker pauses or ends (rectune status "
+                f"{thread_id})"
+            )
+        yield
+    finally:
+        conn.close()
