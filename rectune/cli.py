@@ -22,6 +22,8 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from rectune.cli_migrate import migrate_command
+
 USER_ERROR_EXIT = 2
 
 
@@ -123,6 +125,7 @@ sim_app = typer.Typer(
 )
 app.add_typer(skills_app, name="skills")
 app.add_typer(sim_app, name="sim")
+app.command(name="migrate")(migrate_command)
 
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", envvar="RECTUNE_WORKSPACE", help="Workspace directory.")
@@ -155,8 +158,22 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="'local' or a postgresql:// URL (default: rectune.yaml, else RECTUNE_STORAGE, "
+            "else local).",
+        ),
+    ] = None,
 ) -> None:
     """Tune multi-stage recommender configurations with agents and A/B tests."""
+    from rectune.storage.settings import StorageError, set_override
+
+    try:
+        set_override(storage)  # None clears what an earlier command in this process set
+    except StorageError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--storage") from None
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[
         min(verbose, 2)
     ]
@@ -601,7 +618,10 @@ def reindex(workspace: WorkspaceOpt = Path(".")) -> None:
 
     ws = Workspace(workspace)
     MemoryIndex.destroy(ws.index)
-    count = MemoryIndex(ws.index).rebuild(SkillHub(ws.skills), Journal.in_workspace(ws.root))
+    from rectune.storage import resolve_storage
+
+    hub = SkillHub(ws.skills, storage=resolve_storage(ws.root))
+    count = MemoryIndex(ws.index).rebuild(hub, Journal.in_workspace(ws.root))
     _console().print(f"index rebuilt: {count} entries in {ws.index}")
 
 

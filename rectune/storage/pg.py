@@ -303,8 +303,17 @@ class Database:
         with self.lock:
             conn = self._conn
             if conn is None or conn.closed or conn.broken or self._pid != os.getpid():
+                import psycopg
+
                 conn = connect(self.url)
-                migrate(conn, self.url)
+                try:
+                    migrate(conn, self.url)
+                except psycopg.Error as exc:
+                    conn.close()
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise StorageError(
+                        f"the storage database {self.location} cannot be used: {first}"
+                    ) from None
                 self._conn, self._pid = conn, os.getpid()
             return conn
 

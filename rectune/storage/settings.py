@@ -28,11 +28,15 @@ __all__ = [
     "parse_storage",
     "redact",
     "resolve_storage",
+    "set_override",
 ]
 
 LOCAL = "local"
 ENV_VAR = "RECTUNE_STORAGE"
 _SCHEMES = ("postgresql://", "postgres://")
+
+
+_override: str | None = None
 
 
 class StorageError(RecTuneError):
@@ -84,6 +88,13 @@ def redact(url: str) -> str:
     return re.sub(r"^(\w+://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+def set_override(spec: str | None) -> None:
+    """Make `spec` the storage of every run in this process that names none explicitly (the
+    command line's ``--storage``); None removes the override."""
+    global _override
+    _override = None if spec is None else parse_storage(spec, where="--storage")
+
+
 def resolve_storage(workspace: str | Path | None = None, explicit: str | None = None) -> str:
     """The storage of a run: `explicit`, else a URL in the workspace's ``storage:`` setting,
     else ``RECTUNE_STORAGE``, else ``local``.
@@ -93,6 +104,8 @@ def resolve_storage(workspace: str | Path | None = None, explicit: str | None = 
     """
     if explicit is not None:
         return parse_storage(explicit, where="storage")
+    if _override is not None:
+        return _override
     if workspace is not None:
         from rectune.workspace import Workspace, load_settings
 

@@ -30,7 +30,7 @@ def test_schema_is_versioned_and_migrations_run_once(pg_url: str) -> None:
     rows = conn.execute("SELECT version, description FROM rectune_schema_version").fetchall()
     assert [r[0] for r in rows] == list(range(1, LATEST_SCHEMA_VERSION + 1))
     conn.execute("INSERT INTO rectune_schema_version (version, description) VALUES (99, 'x')")
-    with pytest.raises(StorageError, match="schema version 99.*upgrade rectune"):
+    with pytest.raises(StorageError, match=r"schema version 99.*upgrade rectune"):
         migrate(conn, pg_url)
     conn.close()
 
@@ -52,10 +52,12 @@ def test_database_refuses_what_the_journal_forbids(pg_url: str) -> None:
         ("DELETE FROM rectune_candidates WHERE id = 'c1'", "never deleted"),
         # Lifecycle moves only forward.
         ("UPDATE rectune_candidates SET status = 'proposed', "
-         "body = jsonb_set(body, '{status}', '\"proposed\"') WHERE id = 'c1'", "illegal transition"),
+         "body = jsonb_set(body, '{status}', '\"proposed\"') WHERE id = 'c1'",
+         "illegal transition"),
         # One record per (task, round); one round per thread; one launch key per round.
         ("INSERT INTO rectune_rounds (task, round, thread_id, status, body) VALUES "
-         "('t', 1, '', 'running', '{\"round\": 1, \"status\": \"running\"}')", "rectune_rounds_pkey"),
+         "('t', 1, '', 'running', '{\"round\": 1, \"status\": \"running\"}')",
+         "rectune_rounds_pkey"),
         ("INSERT INTO rectune_rounds (task, round, thread_id, status, body) VALUES "
          "('t', 2, 'th', 'running', "
          "'{\"round\": 2, \"status\": \"running\", \"thread_id\": \"th\"}')", "round_per_thread"),
