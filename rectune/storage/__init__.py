@@ -8,7 +8,7 @@ invariants across hosts (`rectune.storage.pg`).
 
 What stays on each host's disk with Postgres storage: the workspace's ``rectune.yaml``, a copy
 of each skill's latest SKILL.md (refreshed from the database), rendered arm configs, reports,
-the simulator's state, and the Chroma index (derived: ``rectune index rebuild`` recreates it
+the simulator's state, and the Chroma index (derived: ``rectune reindex`` recreates it
 from the database's journal and skills).
 """
 
