@@ -354,7 +354,10 @@ def print_history(
     table.add_column("candidate", no_wrap=True, min_width=width)
     table.add_column("status", overflow="fold")
     for m in shown:
-        table.add_column(f"{m.name} %" if not wide else m.name, overflow="fold")
+        if wide:
+            table.add_column(m.name, overflow="fold")
+        else:  # an interval split over lines is hard to read: keep "[-5.45, +0.94]" whole
+            table.add_column(f"{m.name} %", no_wrap=True, min_width=14)
     if not wide:
         table.add_column("guards", overflow="fold")
     longest = max((len(f"{k}={v}") for c in cands for k, v in c.delta.items()), default=8)

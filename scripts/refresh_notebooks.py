@@ -43,7 +43,8 @@ def refresh(path: Path) -> None:
 
 
 def main() -> None:
-    paths = [Path(p) for p in sys.argv[1:]] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    given = [Path(p).resolve() for p in sys.argv[1:]]
+    paths = given or sorted((ROOT / "notebooks").glob("*.ipynb"))
     for path in paths:
         refresh(path)
 

@@ -64,7 +64,8 @@ _CAPTIONS = {
     ),
     "parameter_values": (
         "Primary lift against the value each configuration gave a parameter; a trend here "
-        "hints at sensitivity, but parameters moved together so it is not causal."
+        "hints at sensitivity, but parameters moved together so it is not causal. Parameters no "
+        "tested arm moved are left out."
     ),
     "sensitivity": (
         "Effects estimated by the insight statistics (ridge regression over all arms, "

@@ -44,9 +44,10 @@ def why_not(best: ArmEvidence, advice: LaunchAdvice) -> str:
     if not reasons:
         reasons.append(f"one arm ({best.n_arms}) with a thin margin is not enough to ship")
     star = "*" if best.measured_significant else ""
+    times = "once" if best.n_arms == 1 else f"in {best.n_arms} arms"
     return (
         f"Not {best.candidate_id}, the best-looking arm ({_pct(best.measured_objective)}{star} "
-        f"measured, {best.n_arms} arm(s)): its estimate shrinks to "
+        f"measured {times}): its estimate shrinks to "
         f"{_band(best.objective, best.objective_sd)} once every arm is weighed, and "
         + "; ".join(reasons)
         + "."

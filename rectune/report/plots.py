@@ -226,14 +226,21 @@ def _value(config: dict[str, ConfigValue], baseline: dict[str, ConfigValue], nam
 
 
 def plot_sensitivity(data: ReportData, path: Path) -> Path:
-    """Primary lift against each parameter's tested value, production marked."""
-    names = list(data.skill.space.names)
+    """Primary lift against each parameter's tested value, production marked.
+
+    Parameters no tested arm moved (a fixed reference weight, say) get no panel: a column of
+    points at one value tells nothing.
+    """
+    baseline = dict(data.skill.baseline)
+    names = [
+        n for n in data.skill.space.names
+        if any(_value(dict(c.config), baseline, n) != baseline.get(n) for c in data.tested)
+    ] or list(data.skill.space.names)
     cols = min(3, max(1, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
     fig, axes = _figure(rows, cols)
     flat = [ax for row in axes for ax in row]
     primary = data.primary.name
-    baseline = dict(data.skill.baseline)
     for ax, name in zip(flat, names, strict=False):
         xs: list[float] = []
         ys: list[float] = []

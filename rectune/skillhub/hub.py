@@ -438,6 +438,8 @@ class SkillHub:
     ) -> builtins.list[str]:
         """Copy shipped skills the hub lacks (or all, with `overwrite`); returns their names."""
         source = shipped_skills_dir() if source is None else Path(source)
+        # The version history is shared with teammates: name the package, not this machine's path.
+        origin = "rectune's shipped skills" if source == shipped_skills_dir() else str(source)
         installed: builtins.list[str] = []
         for folder in sorted(p for p in source.iterdir() if (p / SKILL_FILE).is_file()):
             if self.exists(folder.name) and not overwrite:
@@ -445,9 +447,9 @@ class SkillHub:
             skill = load_skill(folder / SKILL_FILE)
             with self._locked(folder.name):
                 if self.exists(folder.name):
-                    self._write(skill, f"re-installed from {source}", "system")
+                    self._write(skill, f"re-installed from {origin}", "system")
                 else:
-                    self._write(skill, f"installed from {source}", "system")
+                    self._write(skill, f"installed from {origin}", "system")
                 for extra in folder.iterdir():
                     # Tools and examples shipped next to SKILL.md travel with it.
                     if extra.name in {SKILL_FILE, ".versions", ".lock"}:
