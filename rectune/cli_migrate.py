@@ -80,6 +80,7 @@ def migrate_workspace(workspace: str | Path, to: str, *, source: str | None = No
     from rectune.workspace import Workspace, init_workspace, require_workspace
 
     src_storage = resolve_storage(workspace, source)
+    _refuse_broken_skills(SkillHub(Workspace(workspace).skills, storage=src_storage))
     if is_postgres(to):
         if src_storage == to:
             raise RecTuneError(f"the workspace already uses {redact(to)}; nothing to migrate")
@@ -120,6 +121,27 @@ def migrate_workspace(workspace: str | Path, to: str, *, source: str | None = No
     ) as dst:
         report.checkpoints = _copy_checkpoints(src, dst)
     return report
+
+
+def _refuse_broken_skills(src: Any) -> None:
+    """Stop before anything is written when a source skill does not load.
+
+    A SKILL.md that does not parse cannot be checked on the target, and leaving it behind
+    would drop it without a word; the person who owns it fixes it (or removes the folder)
+    and runs the migration again.
+
+    Raises:
+        RecTuneError: naming every skill file that does not load and why.
+    """
+    from rectune.domain import RecTuneError
+
+    broken = src.broken()
+    if broken:
+        lines = "\n".join(f"  - {exc}" for exc in broken)
+        raise RecTuneError(
+            f"{len(broken)} skill(s) do not load; nothing was copied:\n{lines}\n"
+            "fix each file (or move its folder out of the skills folder), then run migrate again"
+        )
 
 
 def _copy_skills(src: Any, dst: Any) -> int:

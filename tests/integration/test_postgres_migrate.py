@@ -4,6 +4,7 @@ left waiting before the copy resumes from the copy."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,38 @@ def test_migrate_refuses_bad_targets(tmp_path: Path) -> None:
     assert "already local" in out.output + str(out.exception)
     out = CliRunner().invoke(app, ["--storage", "sqlite", "status", "-w", str(ws)])
     assert out.exit_code != 0 and "not allowed" in out.output
+
+
+def test_migrate_refuses_a_skill_that_does_not_load_and_writes_nothing(
+    pg_url: str, tmp_path: Path
+) -> None:
+    ws = init_workspace(tmp_path / "ws").root
+    handoff = tmp_path / "handoff"
+    one_round(ws, handoff, "value_fusion")
+    broken = ws / "skills" / "half_written" / "SKILL.md"
+    broken.parent.mkdir()
+    broken.write_text("---\nname: half_written\nversion: [1\n---\n# unfinished\n")
+
+    out = CliRunner().invoke(app, ["migrate", "--to", pg_url, "-w", str(ws)])
+    assert out.exit_code != 0
+    message = out.output + str(out.exception)
+    assert str(broken) in message and "nothing was copied" in message
+    assert "fix each file" in message
+    # Nothing reached the database: no journal, no thread, no skill version.
+    assert open_journal(ws, pg_url).tasks() == []
+    assert ThreadStore(ws, storage=pg_url).all() == []
+    from rectune.storage.pg_skills import stored_skills
+
+    assert stored_skills(pg_url) == []
+
+    # The same refusal the other way: a Postgres storage whose host copy holds a broken skill.
+    shutil.rmtree(broken.parent)
+    assert CliRunner().invoke(app, ["migrate", "--to", pg_url, "-w", str(ws)]).exit_code == 0
+    broken.parent.mkdir()
+    broken.write_text("---\nname: [\n---\n")
+    back = tmp_path / "back"
+    out = CliRunner().invoke(
+        app, ["--storage", pg_url, "migrate", "--to", str(back), "-w", str(ws)]
+    )
+    assert out.exit_code != 0 and str(broken) in out.output + str(out.exception)
+    assert not back.exists()
