@@ -237,9 +237,8 @@ def _need_workspace(workspace: Path) -> None:
 def _require_skill(workspace: Path, task: str) -> None:
     """Fail early, with the known names, when `task` is not a skill of the workspace."""
     from rectune.skillhub.hub import SkillHub
-    from rectune.workspace import Workspace
 
-    SkillHub(Workspace(workspace).skills).get(task)
+    SkillHub.in_workspace(workspace, install=False).get(task)
 
 
 def _platform_arg(platform: str | None) -> str | None:
@@ -562,9 +561,8 @@ def history(
     from rectune.cli_view import history_csv, print_history
     from rectune.memory.journal import Journal
     from rectune.skillhub.hub import SkillHub
-    from rectune.workspace import Workspace
 
-    skill = SkillHub(Workspace(workspace).skills).get(task)
+    skill = SkillHub.in_workspace(workspace, install=False).get(task)
     cands = Journal.in_workspace(workspace).candidates(task)
     if as_json:
         _print_json([c.model_dump(mode="json") for c in cands])

@@ -96,7 +96,7 @@ def export_launch(
         The files written and the advice they carry (production when nothing is better).
     """
     ws = Workspace(workspace)
-    skill = SkillHub(ws.skills).get(task)
+    skill = SkillHub.in_workspace(ws.root, install=False).get(task)
     cands = Journal.in_workspace(ws.root).candidates(task)
     history, _ = observations_of(cands)
     port = EnginePort.for_skill(engine_for(risk_threshold, llm_share), skill)

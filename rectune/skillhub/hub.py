@@ -114,9 +114,19 @@ class SkillHub:
                     store.record(found.version, disk, "initial version found on disk", "system")
 
     @classmethod
-    def in_workspace(cls, workspace: Path | str, *, install: bool = True) -> SkillHub:
-        """The hub of a workspace; with `install`, shipped skills it lacks are copied in."""
-        hub = cls(Path(workspace) / "skills")
+    def in_workspace(
+        cls, workspace: Path | str, *, install: bool = True, storage: str | None = None
+    ) -> SkillHub:
+        """The hub of a workspace on its storage; with `install`, shipped skills it lacks are
+        copied in.
+
+        `storage` None means the workspace's setting (`rectune.storage.resolve_storage`), so a
+        host sharing a Postgres storage reads the database's current version of each skill,
+        not whatever copy its own folder holds.
+        """
+        from rectune.storage.settings import resolve_storage
+
+        hub = cls(Path(workspace) / "skills", storage=resolve_storage(workspace, storage))
         if install:
             hub.install_shipped()
         return hub
