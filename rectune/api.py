@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -431,9 +431,23 @@ def status(
     workspace: str | Path = ".",
     checkpointer: Any = None,
     storage: str | None = None,
+    tasks: Iterable[str] | None = None,
 ) -> RoundReport | list[ThreadInfo]:
-    """One round's report, or (without `thread_id`) every round thread of the workspace (of
-    the whole database with Postgres storage)."""
+    """One round's report, or (without `thread_id`) every round thread of the workspace's
+    storage, oldest first.
+
+    With Postgres storage the database is the workspace and each folder that names it is one
+    host's view of it, so the list holds every round thread in the database, whichever host
+    started it: these are the rounds any host can resume. Keep unrelated teams apart with a
+    database (or a schema) each.
+
+    Args:
+        tasks: Only the threads of these tasks; each must be a skill of the workspace or the
+            task of a recorded thread.
+
+    Raises:
+        RecTuneError: naming a task of `tasks` that is neither.
+    """
     storage = resolve_storage(workspace, storage)
     store = ThreadStore(workspace, storage=storage)
     if thread_id is not None:
@@ -442,6 +456,21 @@ def status(
             return _report(graph, _config(thread_id), thread_id, record.closed)
     infos: list[ThreadInfo] = []
     records = store.all()
+    if tasks is not None:
+        wanted = set(tasks)
+        records = [r for r in records if r.task in wanted]
+        unknown = sorted(wanted - {r.task for r in records})
+        if unknown:
+            from rectune.skillhub.hub import SkillHub
+
+            hub = SkillHub.in_workspace(workspace, install=False, storage=storage)
+            known = set(hub.names(include_drafts=True)) | {r.task for r in store.all()}
+            unknown = [t for t in unknown if t not in known]
+            if unknown:
+                raise RecTuneError(
+                    f"--task {', '.join(unknown)}: no such task in this workspace; "
+                    f"tasks: {sorted(known)}"
+                )
     if not records:
         return infos
     with _graph(workspace, checkpointer, storage) as graph:

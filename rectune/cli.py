@@ -526,20 +526,42 @@ def forget_cmd(
 def status_cmd(
     thread: Annotated[str | None, typer.Argument(help="One round thread; default: all.")] = None,
     workspace: WorkspaceOpt = Path("."),
+    task: Annotated[
+        list[str] | None,
+        typer.Option("--task", "-t", help="Only this task's rounds (repeat for several)."),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Only rounds in this status, e.g. waiting (repeat for "
+                     "several)."),
+    ] = None,
     wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rounds of the workspace and where each one is."""
+    """Rounds of the workspace's storage and where each one is (with Postgres: every round in
+    the database, whichever host started it)."""
     _need_workspace(workspace)
     from rectune.api import status
     from rectune.cli_view import print_round, print_threads
+    from rectune.domain import RoundStatus
+    from rectune.storage import is_postgres, redact, resolve_storage
 
-    result = status(thread, workspace=workspace)
+    if thread is not None and (task or only):
+        raise UserError("--task and --status filter the list of rounds; not with a THREAD")
+    allowed = [s.value for s in RoundStatus]
+    for value in only or []:
+        if value not in allowed:
+            raise UserError(f"--status {value!r} is not a round status; allowed: {allowed}")
+    result = status(thread, workspace=workspace, tasks=task)
     if isinstance(result, list):
+        if only:
+            result = [t for t in result if t.status.value in only]
         if as_json:
             _print_json([t.model_dump(mode="json") for t in result])
         else:
-            print_threads(result)
+            spec = resolve_storage(workspace)
+            print_threads(result, where=redact(spec) if is_postgres(spec) else None,
+                          filtered=bool(task or only))
     elif as_json:
         _print_json(result.model_dump(mode="json"))
     else:

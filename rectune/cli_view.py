@@ -295,11 +295,26 @@ def print_round(
         con.print(f"tokens: {report.token_usage}")
 
 
-def print_threads(threads: list[ThreadInfo], console: Console | None = None) -> None:
-    """Every round thread of the workspace (ids fold, never cut)."""
+def print_threads(
+    threads: list[ThreadInfo],
+    console: Console | None = None,
+    *,
+    where: str | None = None,
+    filtered: bool = False,
+) -> None:
+    """Round threads of the workspace (ids fold, never cut).
+
+    Args:
+        where: The shared storage the list comes from (Postgres), said above the table so a
+            reader knows it holds other hosts' rounds too.
+        filtered: The list was narrowed by ``--task``/``--status``.
+    """
     con = console or Console()
+    if where is not None:
+        con.print(f"Rounds in {escape(where)} (every host sharing it):", highlight=False)
     if not threads:
-        con.print("No rounds yet. Start one with: rectune run TASK")
+        con.print("No round matches." if filtered else
+                  "No rounds yet. Start one with: rectune run TASK")
         return
     table = Table("thread", "round", "status", "created")
     table.columns[0].overflow = "fold"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from rectune import run_round
 from rectune.api import RoundReport
 from rectune.cli import app
 from rectune.cli_review import interactive_review
 from rectune.cli_view import _metrics_of
+from rectune.domain import RoundStatus
 from rectune.export import export_launch
 from rectune.report.data import collect
 from rectune.skillhub.hub import SkillHub, shipped_skills_dir
@@ -108,3 +111,36 @@ def test_the_command_lines_storage_reaches_a_folder_without_the_setting(
         assert "version: 2" in out.output
     finally:
         set_override(None)  # the option lasts for this process; later tests start without it
+
+
+def test_status_lists_the_databases_rounds_from_any_folder_and_filters_them(
+    hosts: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, b = hosts
+    small = {"proposals_per_round": 2, "arms_per_ab": 1, "days": 2, "seed": 1}
+    handoff = f"files:{tmp_path / 'handoff'}"
+    on_a = run_round(TASK, workspace=a, model=None, approve=True, wait=False, platform=handoff,
+                     **small)
+    on_b = run_round("diversity", workspace=b, model=None, approve=True, wait=False,
+                     platform=handoff, **small)
+    assert on_a.status is RoundStatus.WAITING and on_b.status is RoundStatus.WAITING
+    c = sharing(tmp_path / "c", str(SkillHub.in_workspace(a, install=False).storage))
+
+    def listed(*args: str) -> list[str]:
+        out = CliRunner().invoke(app, ["status", "-w", str(c), "--json", *args])
+        assert out.exit_code == 0, out.output
+        return sorted(t["thread_id"] for t in json.loads(out.output))
+
+    assert listed() == sorted([on_a.thread_id, on_b.thread_id])  # a folder that ran nothing
+    assert listed("--task", "diversity") == [on_b.thread_id]
+    assert listed("--task", "diversity", "-t", TASK) == sorted([on_a.thread_id, on_b.thread_id])
+    assert listed("--status", "waiting", "--task", TASK) == [on_a.thread_id]
+    assert listed("--status", "completed") == []
+    assert listed("--task", "value_based_retrieval") == []  # a skill without rounds yet
+
+    table = CliRunner().invoke(app, ["status", "-w", str(c), "--status", "completed"])
+    assert "every host sharing it" in table.output and "No round matches." in table.output
+    bad = CliRunner().invoke(app, ["status", "-w", str(c), "--task", "value_fusoin"])
+    assert bad.exit_code == 2 and "value_fusoin" in bad.output and "value_fusion" in bad.output
+    bad = CliRunner().invoke(app, ["status", "-w", str(c), "--status", "done"])
+    assert bad.exit_code == 2 and "--status 'done' is not a round status" in bad.output
