@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,13 @@ def workspace(tmp_path: Path) -> Path:
 
 
 __all__ = ["pg_url", "workspace"]
+
+
+@pytest.fixture(autouse=True)
+def _no_storage_override() -> Iterator[None]:
+    """A ``--storage`` given to one CLI invocation lasts for its process: never for the next
+    test (it would point later tests at a schema already dropped)."""
+    yield
+    from rectune.storage.settings import set_override
+
+    set_override(None)
