@@ -6,11 +6,13 @@ Example:
     >>> report.status  # doctest: +SKIP
     'completed'
 
-A round is one LangGraph thread, checkpointed in the workspace's SQLite database (or any
-checkpointer passed in). It may pause twice: at the approval (``awaiting_approval``) and while
-the A/B test runs (``waiting``); `resume` continues it from its checkpoint, in this process or
-another one. A process stopped in the middle of a step (Ctrl-C, a crash) leaves the round
-``interrupted``, and `resume` finishes that step.
+A round is one LangGraph thread, checkpointed in the workspace's SQLite database, in Postgres
+with ``storage="postgresql://..."`` (then any process that shares the URL, in any folder or on
+any host, can resume it), or in any checkpointer passed in. It may pause twice: at the
+approval (``awaiting_approval``) and while the A/B test runs (``waiting``); `resume`
+continues it from its checkpoint, in this process or another one. A process stopped in the
+middle of a step (Ctrl-C, a crash) leaves the round ``interrupted``, and `resume` finishes
+that step.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -28,12 +30,12 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from rectune.checkpoints import sqlite_checkpointer
 from rectune.config import ROLES, Context
 from rectune.domain import RecTuneError, RoundStatus
 from rectune.durable import sweep_stale_temp_files
 from rectune.ports.instances import register
 from rectune.round.codec import RoundResult, decode
+from rectune.storage import open_checkpointer, open_journal, resolve_storage, round_lease
 from rectune.threads import Closed, ThreadRecord, ThreadStore
 from rectune.workspace import Workspace, ensure_workspace, load_settings
 
@@ -172,17 +174,14 @@ def _poll_seconds(ctx: Context) -> float:
 
 
 @contextmanager
-def _graph(workspace: str | Path, checkpointer: Any) -> Iterator[Any]:
+def _graph(workspace: str | Path, checkpointer: Any, storage: str) -> Iterator[Any]:
     from rectune.graph import compile_graph
 
     if checkpointer is not None:
         yield compile_graph(checkpointer)
         return
-    saver = sqlite_checkpointer(workspace)
-    try:
+    with open_checkpointer(workspace, storage) as saver:
         yield compile_graph(saver)
-    finally:
-        saver.conn.close()
 
 
 def _drive(
@@ -273,6 +272,7 @@ def run_round(
     thread_id: str | None = None,
     checkpointer: Any = None,
     on_event: EventSink | None = None,
+    storage: str | None = None,
     **options: Any,
 ) -> RoundReport:
     """Run one tuning round end to end (or until it pauses).
@@ -290,8 +290,11 @@ def run_round(
         wait: Keep polling while the platform reports the test still running (pausing
             ``poll_interval`` seconds between polls); False returns with status ``"waiting"``.
         thread_id: Checkpoint thread; a new one by default.
-        checkpointer: A LangGraph checkpointer; the workspace's SQLite database by default.
+        checkpointer: A LangGraph checkpointer; by default the storage's (SQLite in the
+            workspace, or Postgres).
         on_event: Receives progress events.
+        storage: ``"local"`` or a ``postgresql://`` URL; None takes ``storage:`` from
+            ``rectune.yaml``, else ``RECTUNE_STORAGE``, else local.
         **options: Any other `Context` field (``proposals_per_round``, ``arms_per_ab``,
             ``steering``, ``seed``, ...).
 
@@ -303,18 +306,20 @@ def run_round(
     """
     ensure_workspace(workspace)
     sweep_stale_temp_files(workspace)
+    options["storage"] = resolve_storage(workspace, storage)
     ctx = _make_context(workspace, model, platform, approve, options)
     from rectune.skillhub.hub import SkillHub
 
-    skill = SkillHub(Workspace(workspace).skills).get(task)
+    skill = SkillHub(Workspace(workspace).skills, storage=ctx.storage).get(task)
     _check_models(ctx)
     thread_id = thread_id or new_thread_id(task)
     first: dict[str, Any] = {"task": skill.name}
     if ctx.steering:
         first["steering"] = ctx.steering
-    with _graph(ctx.workspace, checkpointer) as graph:
+    lease = round_lease(ctx.storage, thread_id)
+    with lease, _graph(ctx.workspace, checkpointer, ctx.storage) as graph:
         # The thread is recorded only once its checkpoints can be stored.
-        ThreadStore(workspace).save(ctx, thread_id, task)
+        ThreadStore(workspace, storage=ctx.storage).save(ctx, thread_id, task)
         _drive(graph, first, _config(thread_id), ctx, approve, wait, on_event)
         return _report(graph, _config(thread_id), thread_id)
 
@@ -333,10 +338,11 @@ def run(task: str, *, rounds: int = 1, **kwargs: Any) -> list[RoundReport]:
 
 
 def _resume_context(
-    workspace: str | Path, record: ThreadRecord, model: Any, platform: Any
+    workspace: str | Path, record: ThreadRecord, model: Any, platform: Any, storage: str
 ) -> Context:
     saved = dict(record.context)
     saved.pop("workspace", None)
+    saved["storage"] = storage
     if model != _AUTO:
         saved.pop("model", None)
         for role in ROLES:
@@ -363,6 +369,7 @@ def resume(
     wait: bool = True,
     checkpointer: Any = None,
     on_event: EventSink | None = None,
+    storage: str | None = None,
 ) -> RoundReport:
     """Continue a paused or interrupted round from its checkpoint.
 
@@ -379,12 +386,18 @@ def resume(
         wait: As in `run_round`.
         checkpointer: As in `run_round`.
         on_event: As in `run_round`.
+        storage: As in `run_round`; with a Postgres URL the round may have been started in
+            any other folder or host (this workspace then only holds local copies).
     """
-    record = ThreadStore(workspace).load(thread_id)
+    storage = resolve_storage(workspace, storage)
+    if storage != "local":
+        # Another host's round: this folder may be new; it only keeps local copies.
+        ensure_workspace(workspace)
+    record = ThreadStore(workspace, storage=storage).load(thread_id)
     sweep_stale_temp_files(workspace)
-    ctx = _resume_context(workspace, record, model, platform)
+    ctx = _resume_context(workspace, record, model, platform, storage)
     config = _config(thread_id)
-    with _graph(ctx.workspace, checkpointer) as graph:
+    with round_lease(storage, thread_id), _graph(ctx.workspace, checkpointer, storage) as graph:
         if record.closed is not None:
             return _report(graph, config, thread_id, record.closed)
         snap = graph.get_state(config)
@@ -413,19 +426,54 @@ def resume(
 
 
 def status(
-    thread_id: str | None = None, *, workspace: str | Path = ".", checkpointer: Any = None
+    thread_id: str | None = None,
+    *,
+    workspace: str | Path = ".",
+    checkpointer: Any = None,
+    storage: str | None = None,
+    tasks: Iterable[str] | None = None,
 ) -> RoundReport | list[ThreadInfo]:
-    """One round's report, or (without `thread_id`) every round thread of the workspace."""
-    store = ThreadStore(workspace)
+    """One round's report, or (without `thread_id`) every round thread of the workspace's
+    storage, oldest first.
+
+    With Postgres storage the database is the workspace and each folder that names it is one
+    host's view of it, so the list holds every round thread in the database, whichever host
+    started it: these are the rounds any host can resume. Keep unrelated teams apart with a
+    database (or a schema) each.
+
+    Args:
+        tasks: Only the threads of these tasks; each must be a skill of the workspace or the
+            task of a recorded thread.
+
+    Raises:
+        RecTuneError: naming a task of `tasks` that is neither.
+    """
+    storage = resolve_storage(workspace, storage)
+    store = ThreadStore(workspace, storage=storage)
     if thread_id is not None:
         record = store.load(thread_id)
-        with _graph(workspace, checkpointer) as graph:
+        with _graph(workspace, checkpointer, storage) as graph:
             return _report(graph, _config(thread_id), thread_id, record.closed)
     infos: list[ThreadInfo] = []
     records = store.all()
+    if tasks is not None:
+        wanted = set(tasks)
+        records = [r for r in records if r.task in wanted]
+        unknown = sorted(wanted - {r.task for r in records})
+        if unknown:
+            from rectune.skillhub.hub import SkillHub
+
+            hub = SkillHub.in_workspace(workspace, install=False, storage=storage)
+            known = set(hub.names(include_drafts=True)) | {r.task for r in store.all()}
+            unknown = [t for t in unknown if t not in known]
+            if unknown:
+                raise RecTuneError(
+                    f"--task {', '.join(unknown)}: no such task in this workspace; "
+                    f"tasks: {sorted(known)}"
+                )
     if not records:
         return infos
-    with _graph(workspace, checkpointer) as graph:
+    with _graph(workspace, checkpointer, storage) as graph:
         for rec in records:
             rep = _report(graph, _config(rec.thread_id), rec.thread_id, rec.closed)
             infos.append(
@@ -447,6 +495,7 @@ def abort(
     workspace: str | Path = ".",
     platform: Any = None,
     checkpointer: Any = None,
+    storage: str | None = None,
 ) -> RoundReport:
     """End a round that has not finished: stop its experiment if one is running, record the
     round as aborted (its open candidates rejected or aborted) and close the thread.
@@ -457,11 +506,12 @@ def abort(
     from rectune.ports import ports_for
     from rectune.tools.platform import ExperimentNotFoundError
 
-    store = ThreadStore(workspace)
+    storage = resolve_storage(workspace, storage)
+    store = ThreadStore(workspace, storage=storage)
     record = store.load(thread_id)
-    ctx = _resume_context(workspace, record, _AUTO, platform)
+    ctx = _resume_context(workspace, record, _AUTO, platform, storage)
     config = _config(thread_id)
-    with _graph(workspace, checkpointer) as graph:
+    with round_lease(storage, thread_id), _graph(workspace, checkpointer, storage) as graph:
         before = _report(graph, config, thread_id, record.closed)
         if before.status.is_final:
             raise RecTuneError(
@@ -479,7 +529,13 @@ def abort(
         return _report(graph, config, thread_id, closed)
 
 
-def forget(thread_id: str, *, workspace: str | Path = ".", checkpointer: Any = None) -> None:
+def forget(
+    thread_id: str,
+    *,
+    workspace: str | Path = ".",
+    checkpointer: Any = None,
+    storage: str | None = None,
+) -> None:
     """Delete a round's thread and checkpoints (the journal keeps what the round recorded).
 
     A round that has not ended is aborted first when nothing of it is live; a round with an
@@ -488,10 +544,11 @@ def forget(thread_id: str, *, workspace: str | Path = ".", checkpointer: Any = N
     Raises:
         RecTuneError: when the round has a launched experiment and has not ended.
     """
-    store = ThreadStore(workspace)
+    storage = resolve_storage(workspace, storage)
+    store = ThreadStore(workspace, storage=storage)
     record = store.load(thread_id)
     config = _config(thread_id)
-    with _graph(workspace, checkpointer) as graph:
+    with _graph(workspace, checkpointer, storage) as graph:
         rep = _report(graph, config, thread_id, record.closed)
         if not rep.status.is_final:
             if rep.experiment_id:
@@ -499,16 +556,14 @@ def forget(thread_id: str, *, workspace: str | Path = ".", checkpointer: Any = N
                     f"round {thread_id} has experiment {rep.experiment_id} on the platform; "
                     f"abort it first: rectune abort {thread_id}"
                 )
-            from rectune.memory.journal import Journal
-
-            journal = Journal.in_workspace(workspace)
+            journal = open_journal(workspace, storage)
             if rep.round and journal.round_record(rep.task, rep.round) is not None:
                 journal.abort_round(rep.task, rep.round, thread_id, "forgotten by a person")
         graph.checkpointer.delete_thread(thread_id)
     store.delete(thread_id)
 
 
-def history_frame(task: str, *, workspace: str | Path = ".") -> Any:
+def history_frame(task: str, *, workspace: str | Path = ".", storage: str | None = None) -> Any:
     """The task's journal as a pandas DataFrame: one row per candidate, with its status,
     flags (elite, edited, stopped early), configuration, and per metric the lift, its 95%
     interval, p-value, significance and, for guardrails, the verdict (lifts are fractions).
@@ -519,10 +574,11 @@ def history_frame(task: str, *, workspace: str | Path = ".") -> Any:
     """
     import pandas as pd
 
-    from rectune.memory.journal import Journal
     from rectune.report.table import history_rows
     from rectune.skillhub.hub import SkillHub
 
+    storage = resolve_storage(workspace, storage)
     ws = Workspace(workspace)
-    skill = SkillHub(ws.skills).get(task)
-    return pd.DataFrame(history_rows(Journal(ws.journal).candidates(task), skill.metrics))
+    skill = SkillHub(ws.skills, storage=storage).get(task)
+    cands = open_journal(ws.root, storage).candidates(task)
+    return pd.DataFrame(history_rows(cands, skill.metrics))

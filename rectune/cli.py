@@ -22,6 +22,8 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from rectune.cli_migrate import migrate_command
+
 USER_ERROR_EXIT = 2
 
 
@@ -123,6 +125,7 @@ sim_app = typer.Typer(
 )
 app.add_typer(skills_app, name="skills")
 app.add_typer(sim_app, name="sim")
+app.command(name="migrate")(migrate_command)
 
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", envvar="RECTUNE_WORKSPACE", help="Workspace directory.")
@@ -155,8 +158,22 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="'local' or a postgresql:// URL (default: rectune.yaml, else RECTUNE_STORAGE, "
+            "else local).",
+        ),
+    ] = None,
 ) -> None:
     """Tune multi-stage recommender configurations with agents and A/B tests."""
+    from rectune.storage.settings import StorageError, set_override
+
+    try:
+        set_override(storage)  # None clears what an earlier command in this process set
+    except StorageError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--storage") from None
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[
         min(verbose, 2)
     ]
@@ -220,9 +237,8 @@ def _need_workspace(workspace: Path) -> None:
 def _require_skill(workspace: Path, task: str) -> None:
     """Fail early, with the known names, when `task` is not a skill of the workspace."""
     from rectune.skillhub.hub import SkillHub
-    from rectune.workspace import Workspace
 
-    SkillHub(Workspace(workspace).skills).get(task)
+    SkillHub.in_workspace(workspace, install=False).get(task)
 
 
 def _platform_arg(platform: str | None) -> str | None:
@@ -510,20 +526,42 @@ def forget_cmd(
 def status_cmd(
     thread: Annotated[str | None, typer.Argument(help="One round thread; default: all.")] = None,
     workspace: WorkspaceOpt = Path("."),
+    task: Annotated[
+        list[str] | None,
+        typer.Option("--task", "-t", help="Only this task's rounds (repeat for several)."),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Only rounds in this status, e.g. waiting (repeat for "
+                     "several)."),
+    ] = None,
     wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rounds of the workspace and where each one is."""
+    """Rounds of the workspace's storage and where each one is (with Postgres: every round in
+    the database, whichever host started it)."""
     _need_workspace(workspace)
     from rectune.api import status
     from rectune.cli_view import print_round, print_threads
+    from rectune.domain import RoundStatus
+    from rectune.storage import is_postgres, redact, resolve_storage
 
-    result = status(thread, workspace=workspace)
+    if thread is not None and (task or only):
+        raise UserError("--task and --status filter the list of rounds; not with a THREAD")
+    allowed = [s.value for s in RoundStatus]
+    for value in only or []:
+        if value not in allowed:
+            raise UserError(f"--status {value!r} is not a round status; allowed: {allowed}")
+    result = status(thread, workspace=workspace, tasks=task)
     if isinstance(result, list):
+        if only:
+            result = [t for t in result if t.status.value in only]
         if as_json:
             _print_json([t.model_dump(mode="json") for t in result])
         else:
-            print_threads(result)
+            spec = resolve_storage(workspace)
+            print_threads(result, where=redact(spec) if is_postgres(spec) else None,
+                          filtered=bool(task or only))
     elif as_json:
         _print_json(result.model_dump(mode="json"))
     else:
@@ -545,9 +583,8 @@ def history(
     from rectune.cli_view import history_csv, print_history
     from rectune.memory.journal import Journal
     from rectune.skillhub.hub import SkillHub
-    from rectune.workspace import Workspace
 
-    skill = SkillHub(Workspace(workspace).skills).get(task)
+    skill = SkillHub.in_workspace(workspace, install=False).get(task)
     cands = Journal.in_workspace(workspace).candidates(task)
     if as_json:
         _print_json([c.model_dump(mode="json") for c in cands])
@@ -601,7 +638,10 @@ def reindex(workspace: WorkspaceOpt = Path(".")) -> None:
 
     ws = Workspace(workspace)
     MemoryIndex.destroy(ws.index)
-    count = MemoryIndex(ws.index).rebuild(SkillHub(ws.skills), Journal(ws.journal))
+    from rectune.storage import resolve_storage
+
+    hub = SkillHub(ws.skills, storage=resolve_storage(ws.root))
+    count = MemoryIndex(ws.index).rebuild(hub, Journal.in_workspace(ws.root))
     _console().print(f"index rebuilt: {count} entries in {ws.index}")
 
 

@@ -20,7 +20,6 @@ from rectune.cli_format import plan_lines, prediction_text
 from rectune.domain import ConfigError, apply_delta
 from rectune.skillhub.hub import SkillHub
 from rectune.skillhub.model import Skill
-from rectune.workspace import Workspace
 
 __all__ = ["interactive_review", "parse_assignment", "parse_numbers", "render_review"]
 
@@ -185,7 +184,7 @@ def interactive_review(
 ) -> Any:
     """Show the review, ask the reviewer, return the answer for the interrupt (None: quit)."""
     con = console or Console()
-    skill = SkillHub(Workspace(workspace).skills).get(payload["task"])
+    skill = SkillHub.in_workspace(workspace, install=False).get(payload["task"])
     render_review(payload, skill, con)
     rows = payload.get("candidates", [])
     ids = [r["id"] for r in rows]

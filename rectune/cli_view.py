@@ -219,10 +219,9 @@ def _results_table(report: RoundReport, metrics: Sequence[MetricSpec], wide: boo
 
 def _metrics_of(report: RoundReport, workspace: str | Path) -> list[MetricSpec]:
     from rectune.skillhub.hub import SkillHub
-    from rectune.workspace import Workspace
 
     try:
-        return SkillHub(Workspace(workspace).skills).get(report.task).metrics
+        return SkillHub.in_workspace(workspace, install=False).get(report.task).metrics
     except Exception:  # a report of a round whose skill is gone still prints its results
         arms = report.results.arms if report.results else []
         names = sorted({m for a in arms for m in a.metrics})
@@ -252,9 +251,8 @@ def print_round(
     if report.status == "awaiting_approval" and report.pending:
         from rectune.cli_review import render_review
         from rectune.skillhub.hub import SkillHub
-        from rectune.workspace import Workspace
 
-        skill = SkillHub(Workspace(workspace).skills).get(report.task)
+        skill = SkillHub.in_workspace(workspace, install=False).get(report.task)
         render_review(report.pending, skill, con)
         con.print(
             "Review in the terminal:\n"
@@ -297,11 +295,26 @@ def print_round(
         con.print(f"tokens: {report.token_usage}")
 
 
-def print_threads(threads: list[ThreadInfo], console: Console | None = None) -> None:
-    """Every round thread of the workspace (ids fold, never cut)."""
+def print_threads(
+    threads: list[ThreadInfo],
+    console: Console | None = None,
+    *,
+    where: str | None = None,
+    filtered: bool = False,
+) -> None:
+    """Round threads of the workspace (ids fold, never cut).
+
+    Args:
+        where: The shared storage the list comes from (Postgres), said above the table so a
+            reader knows it holds other hosts' rounds too.
+        filtered: The list was narrowed by ``--task``/``--status``.
+    """
     con = console or Console()
+    if where is not None:
+        con.print(f"Rounds in {escape(where)} (every host sharing it):", highlight=False)
     if not threads:
-        con.print("No rounds yet. Start one with: rectune run TASK")
+        con.print("No round matches." if filtered else
+                  "No rounds yet. Start one with: rectune run TASK")
         return
     table = Table("thread", "round", "status", "created")
     table.columns[0].overflow = "fold"

@@ -122,6 +122,13 @@ class Context:
             "0 runs a test to the end at once."
         ),
     )
+    storage: str = field(
+        default="local",
+        metadata=_desc(
+            "Where the journal, skill versions, thread records and checkpoints live: 'local' "
+            "(the workspace's files and SQLite) or a postgresql:// URL shared by every worker."
+        ),
+    )
     poll_interval: float | None = field(
         default=None,
         metadata=_desc(
@@ -170,6 +177,12 @@ class Context:
             raise bad("poll_days", "an integer >= 0")
         if self.poll_interval is not None and not self.poll_interval >= 0:
             raise bad("poll_interval", "a number of seconds >= 0")
+        from rectune.storage.settings import StorageError, parse_storage
+
+        try:
+            self.storage = parse_storage(self.storage)
+        except StorageError as exc:
+            raise SpecError(f"setting {exc}") from None
         if not 0 <= self.seed < 2**32:
             raise bad("seed", "an integer in [0, 2**32)")
         for role in ROLES:

@@ -96,8 +96,8 @@ def export_launch(
         The files written and the advice they carry (production when nothing is better).
     """
     ws = Workspace(workspace)
-    skill = SkillHub(ws.skills).get(task)
-    cands = Journal(ws.journal).candidates(task)
+    skill = SkillHub.in_workspace(ws.root, install=False).get(task)
+    cands = Journal.in_workspace(ws.root).candidates(task)
     history, _ = observations_of(cands)
     port = EnginePort.for_skill(engine_for(risk_threshold, llm_share), skill)
     advice = port.advise(history, cands)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rectune.bench.methods import ALL_METHODS
+from rectune.bench.ray_pool import LOCAL_RAY, RayPool
 from rectune.bench.report import markdown, plot, summarize
 from rectune.bench.runner import (
     DEFAULT_METHODS,
@@ -27,7 +28,9 @@ from rectune.bench.runner import (
     write_json,
 )
 
-__all__ = ["QUICK", "build_parser", "main", "run_and_write", "settings_from_args"]
+__all__ = [
+    "QUICK", "build_parser", "main", "pool_from_args", "run_and_write", "settings_from_args"
+]
 
 QUICK: dict[str, Any] = {
     "tasks": ("value_fusion",),
@@ -68,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="score the final launches and the optima again with this many oracle users",
     )
     p.add_argument("--workers", type=int, default=1, help="parallel processes")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const=LOCAL_RAY,
+        default=None,
+        metavar="ADDRESS",
+        help="run each (task, method, seed) as a Ray task: on a Ray started here (no ADDRESS; "
+        "--workers > 1 sets its CPUs) or on the cluster at ADDRESS (auto, HOST:6379, "
+        "ray://HOST:10001)",
+    )
     p.add_argument(
         "--no-run",
         action="store_true",
@@ -113,6 +126,7 @@ def run_and_write(
     verbose: bool = True,
     rescore_users: int | None = None,
     run_missing: bool = True,
+    ray_pool: RayPool | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark and write ``<name>.json``, ``<name>.md`` and ``<name>.png`` in `out`.
 
@@ -127,7 +141,8 @@ def run_and_write(
             print(msg, file=sys.stderr, flush=True)
 
     data = run_benchmark(
-        settings, progress=say, partial=out / f"{name}.partial.jsonl", run_missing=run_missing
+        settings, progress=say, partial=out / f"{name}.partial.jsonl", run_missing=run_missing,
+        ray_pool=ray_pool,
     )
     if rescore_users:
         rescore_final(data, rescore_users, settings.workers, progress=say)
@@ -142,6 +157,14 @@ def run_and_write(
     return data
 
 
+def pool_from_args(args: argparse.Namespace) -> RayPool | None:
+    """The Ray pool ``--ray`` asks for, or None for local processes."""
+    if args.ray is None:
+        return None
+    cpus = args.workers if args.ray == LOCAL_RAY and args.workers > 1 else None
+    return RayPool(args.ray, num_cpus=cpus)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run, write the outputs and print the table or the JSON summary."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -149,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings_from_args(args)
     name = args.name or ("tuning_quick" if args.quick else "tuning")
     data = run_and_write(
-        settings, args.out, name, rescore_users=args.rescore_final, run_missing=not args.no_run
+        settings, args.out, name, rescore_users=args.rescore_final, run_missing=not args.no_run,
+        ray_pool=pool_from_args(args),
     )
     if args.json:
         print(json.dumps(data["summary"], indent=1, default=str))

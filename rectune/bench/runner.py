@@ -21,12 +21,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rectune.bench.methods import ALL_METHODS, ArmOutcome, make_method, method_status
 from rectune.bench.scoring import guardrail_excess, percent_of_optimum, rounds_to_reach
 from rectune.domain import ArmSpec, Config, ExperimentSpec, config_key
 from rectune.optimizers import Engine, Observation, TuningProblem, constraints_from_rules
+
+if TYPE_CHECKING:
+    from rectune.bench.ray_pool import RayPool
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -454,6 +457,7 @@ def run_benchmark(
     progress: Callable[[str], None] | None = None,
     partial: Path | None = None,
     run_missing: bool = True,
+    ray_pool: RayPool | None = None,
 ) -> dict[str, Any]:
     """Run every (task, method, seed) of `settings` and return the raw records.
 
@@ -464,6 +468,7 @@ def run_benchmark(
             (from an interrupted invocation with the same settings) are not run again.
         run_missing: False only collects what `partial` holds (a report of several
             invocations, e.g. the expensive peers on fewer seeds).
+        ray_pool: Where the runs go instead of local processes (`rectune.bench.ray_pool`).
 
     Returns:
         ``{"settings", "methods", "optima", "runs"}``: method statuses (``"ok"`` or why it is
@@ -511,7 +516,9 @@ def run_benchmark(
                 fh.write(json.dumps(line) + "\n")
         _report_progress(say, run, len(runs), total, started)
 
-    if settings.workers <= 1:
+    if ray_pool is not None:
+        ray_pool.run(_job, jobs, finish)
+    elif settings.workers <= 1:
         for job in jobs:
             finish(_job(job))
     else:

@@ -30,6 +30,7 @@ from rectune.memory.journal import (
     JournalDocument,
     JournalError,
     JournalLockedError,
+    JournalStore,
     RoundRecord,
 )
 from rectune.memory.warmstart import ImportReport, WarmStartError, import_experiments
@@ -47,6 +48,7 @@ __all__ = [
     "JournalDocument",
     "JournalError",
     "JournalLockedError",
+    "JournalStore",
     "RoundRecord",
     "WarmStartError",
     "aggregate_findings",

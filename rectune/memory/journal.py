@@ -1,38 +1,38 @@
-"""The experiment journal: every candidate and every round of a task, as one JSON file.
+"""The experiment journal on files: every candidate and every round of a task, as one JSON file.
 
 Layout: ``<journal dir>/<task>.json`` (by convention ``<workspace>/journal``). Each write is a
 read-modify-write under a file lock, finished by an atomic replace, so concurrent writers never
 lose a record and a crash leaves either the old or the new file.
 
-Every write goes through a method of `Journal` that checks what it is asked to do: the task of
-each record, unique candidate ids, legal lifecycle moves, and that a round belongs to the
-thread that reserved it. The methods a round uses are idempotent, so a step that is re-run
-after a crash writes the same thing again instead of a duplicate.
+Every write goes through a method of `JournalStore` (`rectune.memory.journal_store`) that
+checks what it is asked to do: the task of each record, unique candidate ids, legal lifecycle
+moves, and that a round belongs to the thread that reserved it. The methods a round uses are
+idempotent, so a step that is re-run after a crash writes the same thing again instead of a
+duplicate. `open_journal` picks this backend or the Postgres one from the storage setting.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from rectune.domain import (
-    Candidate,
-    CandidateStatus,
-    ExperimentResult,
-    ExperimentState,
-    RecTuneError,
-    RoundRecord,
-    RoundStatus,
-    utcnow,
-)
+from rectune.domain import RoundRecord, utcnow
 from rectune.durable import LockTimeoutError, atomic_write_text, locked
+from rectune.memory.journal_store import (
+    JOURNAL_SCHEMA_VERSION,
+    JournalCorruptError,
+    JournalDocument,
+    JournalError,
+    JournalLockedError,
+    JournalStore,
+    check_task_name,
+    upgrade_v1,
+)
 
 __all__ = [
     "JOURNAL_SCHEMA_VERSION",
@@ -41,77 +41,13 @@ __all__ = [
     "JournalDocument",
     "JournalError",
     "JournalLockedError",
+    "JournalStore",
     "RoundRecord",
+    "open_journal",
 ]
 
-JOURNAL_SCHEMA_VERSION: Literal[2] = 2
-_TASK = re.compile(r"^[A-Za-z0-9_.-]+$")
 
-
-class JournalError(RecTuneError):
-    """A journal operation was refused (unknown candidate, duplicate id, wrong task...)."""
-
-
-class JournalCorruptError(JournalError):
-    """A journal file does not parse; it is left untouched for a person to inspect."""
-
-
-class JournalLockedError(JournalError):
-    """Another process held the journal's lock for longer than the timeout."""
-
-
-class JournalDocument(BaseModel):
-    """The whole journal of one task, exactly as stored on disk."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: Literal[2] = JOURNAL_SCHEMA_VERSION
-    task: str
-    updated_at: datetime = Field(default_factory=utcnow)
-    candidates: list[Candidate] = Field(default_factory=list)
-    rounds: list[RoundRecord] = Field(default_factory=list)
-    experiments: list[ExperimentResult] = Field(default_factory=list)
-
-    def index(self, candidate_id: str) -> int:
-        """Position of candidate `candidate_id`, or `JournalError`."""
-        for i, c in enumerate(self.candidates):
-            if c.id == candidate_id:
-                return i
-        raise JournalError(f"journal {self.task!r}: no candidate {candidate_id!r}")
-
-    def round_record(self, round_no: int) -> RoundRecord | None:
-        """The record of round `round_no`, if any."""
-        return next((r for r in self.rounds if r.round == round_no), None)
-
-    def last_round(self) -> int:
-        """The highest round number used by a record or a candidate (0 when none)."""
-        used = [r.round for r in self.rounds] + [c.round for c in self.candidates]
-        return max(used, default=0)
-
-
-def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 kept a round's status, error and skill version as free-text notes."""
-    rounds = []
-    for r in data.get("rounds", []):
-        r = dict(r)
-        status, notes = RoundStatus.COMPLETED.value, []
-        for note in r.get("notes", []):
-            key, _, value = str(note).partition(": ")
-            if key == "status" and value in {s.value for s in RoundStatus}:
-                status = value
-            elif key == "error":
-                r["error"] = value
-            elif key == "skill version" and value.isdigit():
-                r["skill_version"] = int(value)
-            else:
-                notes.append(note)
-        r["status"], r["notes"] = status, notes
-        r.setdefault("finished_at", r.get("started_at"))
-        rounds.append(r)
-    return {**data, "schema_version": JOURNAL_SCHEMA_VERSION, "rounds": rounds}
-
-
-class Journal:
+class Journal(JournalStore):
     """The journals of all tasks in one folder.
 
     Args:
@@ -120,6 +56,7 @@ class Journal:
 
     Example:
         >>> import tempfile
+        >>> from rectune.domain import Candidate, CandidateStatus
         >>> j = Journal(Path(tempfile.mkdtemp()))
         >>> c = Candidate(id="c1", task="t", round=1, delta={"a": 1.0}, config={"a": 1.0})
         >>> j.add_candidates("t", [c])
@@ -134,25 +71,26 @@ class Journal:
         self.lock_timeout = lock_timeout
 
     @classmethod
-    def in_workspace(cls, workspace: Path | str, **kwargs: Any) -> Journal:
-        """The journal of a workspace."""
-        from rectune.workspace import Workspace
+    def in_workspace(
+        cls, workspace: Path | str, *, storage: str | None = None, **kwargs: Any
+    ) -> JournalStore:
+        """The journal of a workspace on its storage (see `rectune.storage`): these files
+        for ``local``, the database for a ``postgresql://`` URL."""
+        return open_journal(workspace, storage, **kwargs)
 
-        return cls(Workspace(workspace).journal, **kwargs)
+    @property
+    def location(self) -> str:
+        return str(self.root)
 
     def path(self, task: str) -> Path:
         """The JSON file of `task`."""
-        if not _TASK.match(task):
-            raise JournalError(f"task name {task!r} is not a safe file name ([A-Za-z0-9_.-]+)")
-        return self.root / f"{task}.json"
+        return self.root / f"{check_task_name(task)}.json"
 
     def tasks(self) -> list[str]:
         """Tasks that have a journal file."""
         if not self.root.is_dir():
             return []
         return sorted(p.stem for p in self.root.glob("*.json") if not p.name.startswith("."))
-
-    # ------------------------------------------------------------------ reading
 
     def load(self, task: str) -> JournalDocument:
         """The journal of `task` (an empty one if the file does not exist yet).
@@ -178,7 +116,7 @@ class Journal:
             ) from None
         version = data.get("schema_version") if isinstance(data, dict) else None
         if version == 1:
-            data = _upgrade_v1(data)
+            data = upgrade_v1(data)
         elif isinstance(data, dict) and version != JOURNAL_SCHEMA_VERSION:
             raise JournalCorruptError(
                 f"journal file {path} has schema_version {version!r}; this rectune reads "
@@ -197,35 +135,8 @@ class Journal:
             raise JournalCorruptError(f"journal file {path} belongs to task {doc.task!r}")
         return doc
 
-    def candidates(self, task: str, status: CandidateStatus | None = None) -> list[Candidate]:
-        """Candidates of `task` in the order they were added, optionally of one status."""
-        return [c for c in self.load(task).candidates if status is None or c.status is status]
-
-    def candidate(self, task: str, candidate_id: str) -> Candidate:
-        """One candidate by id."""
-        doc = self.load(task)
-        return doc.candidates[doc.index(candidate_id)]
-
-    def rounds(self, task: str) -> list[RoundRecord]:
-        """Round records of `task`, by round number."""
-        return sorted(self.load(task).rounds, key=lambda r: r.round)
-
-    def round_record(self, task: str, round_no: int) -> RoundRecord | None:
-        """The record of one round, if the round was reserved."""
-        return self.load(task).round_record(round_no)
-
-    def experiments(self, task: str) -> list[ExperimentResult]:
-        """Experiment results recorded for `task`."""
-        return list(self.load(task).experiments)
-
-    # ------------------------------------------------------------------ writing
-
     @contextmanager
     def _edit(self, task: str) -> Iterator[JournalDocument]:
-        """Lock, load, let the method mutate the document, then write it atomically.
-
-        Nothing is written if the body raises.
-        """
         path = self.path(task)
         try:
             with locked(
@@ -239,272 +150,12 @@ class Journal:
         except LockTimeoutError as exc:
             raise JournalLockedError(str(exc)) from None
 
-    def add_candidates(self, task: str, candidates: Iterable[Candidate]) -> None:
-        """Append new candidates; ids must be new and the task must match."""
-        new = list(candidates)
-        with self._edit(task) as doc:
-            _check_new(doc, new)
-            doc.candidates.extend(new)
 
-    def add_new_candidates(
-        self, task: str, candidates: Iterable[Candidate]
-    ) -> tuple[list[str], list[str]]:
-        """Append the candidates whose id is new (imports); returns (added, skipped) ids."""
-        offered = list(candidates)
-        with self._edit(task) as doc:
-            existing = {c.id for c in doc.candidates}
-            new = [c for c in offered if c.id not in existing]
-            _check_new(doc, new)
-            doc.candidates.extend(new)
-        return [c.id for c in new], [c.id for c in offered if c.id in existing]
+def open_journal(
+    workspace: Path | str, storage: str | None = None, **kwargs: Any
+) -> JournalStore:
+    """The journal of a workspace on the storage `storage` names (None: the workspace's
+    setting, see `rectune.storage.resolve_storage`)."""
+    from rectune.storage import open_journal as _open
 
-    def update_candidate(
-        self, task: str, candidate_id: str, fn: Callable[[Candidate], Candidate]
-    ) -> Candidate:
-        """Replace a candidate by `fn(candidate)` under the lock; id and task may not change."""
-        with self._edit(task) as doc:
-            i = doc.index(candidate_id)
-            new = fn(doc.candidates[i])
-            if new.id != candidate_id or new.task != task:
-                raise JournalError(f"candidate {candidate_id!r}: an update may not change id/task")
-            doc.candidates[i] = Candidate.model_validate(new.model_dump())
-            return doc.candidates[i]
-
-    def transition(
-        self, task: str, candidate_id: str, status: CandidateStatus, note: str = ""
-    ) -> Candidate:
-        """Move a candidate through its lifecycle (illegal moves raise `LifecycleError`)."""
-        return self.update_candidate(task, candidate_id, lambda c: c.transition(status, note))
-
-    # ------------------------------------------------------------------ rounds
-
-    def reserve_round(
-        self,
-        task: str,
-        thread_id: str,
-        *,
-        requested: int | None = None,
-        steering: str = "",
-        skill_version: int | None = None,
-    ) -> RoundRecord:
-        """The round of `thread_id`: reserved now, or the one it reserved before.
-
-        The number is allocated under the lock, so concurrent rounds of one task get distinct
-        numbers, and a thread that resumes after a newer round started keeps its own.
-
-        Raises:
-            JournalError: when `requested` names a round another thread reserved.
-        """
-        if not thread_id:
-            raise JournalError("reserve_round needs a thread id")
-        with self._edit(task) as doc:
-            mine = next((r for r in doc.rounds if r.thread_id == thread_id), None)
-            if mine is not None:
-                if requested is not None and requested != mine.round:
-                    raise JournalError(
-                        f"thread {thread_id!r} already holds round {mine.round} of {task!r}; "
-                        f"it cannot also take round {requested}"
-                    )
-                return mine
-            if requested is not None:
-                taken = doc.round_record(requested)
-                used = taken is not None or any(c.round == requested for c in doc.candidates)
-                if used:
-                    owner = f" by thread {taken.thread_id!r}" if taken and taken.thread_id else ""
-                    raise JournalError(
-                        f"round {requested} of {task!r} is already taken{owner}; leave the "
-                        f"round number out to get the next free one ({doc.last_round() + 1})"
-                    )
-                number = requested
-            else:
-                number = doc.last_round() + 1
-            record = RoundRecord(
-                round=number, thread_id=thread_id, steering=steering, skill_version=skill_version
-            )
-            doc.rounds = sorted([*doc.rounds, record], key=lambda r: r.round)
-            return record
-
-    def propose(
-        self, task: str, round_no: int, thread_id: str, candidates: Sequence[Candidate]
-    ) -> None:
-        """Set the round's PROPOSED candidates (a re-run Critic replaces its own earlier pick).
-
-        Raises:
-            JournalError: when the round is not this thread's, a candidate belongs elsewhere,
-                or the round's candidates already went past review.
-        """
-        with self._edit(task) as doc:
-            _own_round(doc, round_no, thread_id)
-            for c in candidates:
-                if c.task != task or c.round != round_no:
-                    raise JournalError(
-                        f"candidate {c.id!r} is for {c.task!r} round {c.round}, not {task!r} "
-                        f"round {round_no}"
-                    )
-                if c.status is not CandidateStatus.PROPOSED:
-                    raise JournalError(f"candidate {c.id!r} must be proposed, is {c.status}")
-            mine = [c for c in doc.candidates if c.round == round_no]
-            moved = [c.id for c in mine if c.status is not CandidateStatus.PROPOSED]
-            if moved:
-                raise JournalError(
-                    f"round {round_no} of {task!r} is past review (candidates {moved} were "
-                    "decided); its proposals cannot be replaced"
-                )
-            doc.candidates = [c for c in doc.candidates if c.round != round_no]
-            _check_new(doc, list(candidates))
-            doc.candidates.extend(candidates)
-
-    def decide(
-        self, task: str, round_no: int, thread_id: str, decided: Sequence[Candidate]
-    ) -> None:
-        """Store the reviewer's decisions: each candidate moves from PROPOSED to APPROVED or
-        REJECTED (an edited one with its new configuration). Writing the same again is a no-op.
-        """
-        with self._edit(task) as doc:
-            _own_round(doc, round_no, thread_id)
-            for new in decided:
-                i = doc.index(new.id)
-                cur = doc.candidates[i]
-                if cur.round != round_no:
-                    raise JournalError(f"candidate {new.id!r} is not of round {round_no}")
-                if cur.status is new.status and cur.config == new.config:
-                    continue
-                if cur.status is not CandidateStatus.PROPOSED or new.status not in (
-                    CandidateStatus.APPROVED,
-                    CandidateStatus.REJECTED,
-                ):
-                    raise JournalError(
-                        f"candidate {new.id!r}: cannot record a decision {cur.status} -> "
-                        f"{new.status}; only proposed candidates are decided"
-                    )
-                doc.candidates[i] = Candidate.model_validate(new.model_dump())
-
-    def mark_live(self, task: str, candidate_ids: Sequence[str], experiment_id: str) -> None:
-        """Approved candidates went live in `experiment_id` (already live there: no-op)."""
-        with self._edit(task) as doc:
-            for cid in candidate_ids:
-                i = doc.index(cid)
-                cur = doc.candidates[i]
-                if cur.status is CandidateStatus.LIVE and cur.experiment_id == experiment_id:
-                    continue
-                if cur.status is not CandidateStatus.APPROVED:
-                    raise JournalError(
-                        f"candidate {cid!r} is {cur.status}; only approved candidates go live"
-                    )
-                live = cur.transition(CandidateStatus.LIVE, f"launched in {experiment_id}")
-                doc.candidates[i] = live.model_copy(update={"experiment_id": experiment_id})
-
-    def finish_round(self, task: str, record: RoundRecord) -> RoundRecord:
-        """Replace the round's record with its final state (the thread must own the round)."""
-        with self._edit(task) as doc:
-            _own_round(doc, record.round, record.thread_id)
-            if record.status.is_final and record.finished_at is None:
-                record = record.model_copy(update={"finished_at": utcnow()})
-            doc.rounds = sorted(
-                [r for r in doc.rounds if r.round != record.round] + [record],
-                key=lambda r: r.round,
-            )
-            return record
-
-    def record_round(self, task: str, record: RoundRecord) -> None:
-        """Add or replace the record of round `record.round` (imports and tests)."""
-        with self._edit(task) as doc:
-            doc.rounds = [r for r in doc.rounds if r.round != record.round] + [record]
-            doc.rounds.sort(key=lambda r: r.round)
-
-    def record_results(self, task: str, result: ExperimentResult) -> list[Candidate]:
-        """Store an experiment's results and attach each arm's result to its candidate.
-
-        Candidates that were live move to COMPLETED (or ABORTED for an aborted arm or
-        experiment) once the experiment has ended; approved ones are first moved to LIVE.
-        Control arms and arms without a candidate id are only kept in the experiment record.
-        Recording the same results again changes nothing.
-
-        Returns:
-            The updated candidates.
-        """
-        if result.task != task:
-            raise JournalError(f"experiment {result.experiment_id!r} is for task {result.task!r}")
-        with self._edit(task) as doc:
-            known = {c.id for c in doc.candidates}
-            missing = [
-                a.candidate_id
-                for a in result.arms
-                if a.candidate_id and a.candidate_id not in known
-            ]
-            if missing:
-                raise JournalError(
-                    f"experiment {result.experiment_id!r}: unknown candidates {missing} in {task!r}"
-                )
-            doc.experiments = [
-                e for e in doc.experiments if e.experiment_id != result.experiment_id
-            ] + [result]
-            updated: list[Candidate] = []
-            for arm in result.arms:
-                if not arm.candidate_id:
-                    continue
-                i = doc.index(arm.candidate_id)
-                c = doc.candidates[i].model_copy(
-                    update={"result": arm, "experiment_id": result.experiment_id}
-                )
-                if result.state is not ExperimentState.RUNNING:
-                    aborted = arm.aborted or result.state is ExperimentState.ABORTED
-                    final = CandidateStatus.ABORTED if aborted else CandidateStatus.COMPLETED
-                    note = arm.abort_reason or f"results of {result.experiment_id}"
-                    if c.status is CandidateStatus.APPROVED:
-                        c = c.transition(CandidateStatus.LIVE, "launched")
-                    if c.status is CandidateStatus.LIVE:
-                        c = c.transition(final, note)
-                elif c.status is CandidateStatus.APPROVED:
-                    c = c.transition(CandidateStatus.LIVE, f"running in {result.experiment_id}")
-                doc.candidates[i] = c
-                updated.append(c)
-            return updated
-
-    def abort_round(self, task: str, round_no: int, thread_id: str, reason: str) -> RoundRecord:
-        """End a round by hand: its open candidates are rejected or aborted, the record says so."""
-        with self._edit(task) as doc:
-            _own_round(doc, round_no, thread_id)
-            for i, c in enumerate(doc.candidates):
-                if c.round != round_no or c.status.is_final:
-                    continue
-                if c.status is CandidateStatus.PROPOSED:
-                    doc.candidates[i] = c.transition(CandidateStatus.REJECTED, reason)
-                elif c.status is CandidateStatus.APPROVED:
-                    live = c.transition(CandidateStatus.LIVE, "aborted before launch")
-                    doc.candidates[i] = live.transition(CandidateStatus.ABORTED, reason)
-                else:
-                    doc.candidates[i] = c.transition(CandidateStatus.ABORTED, reason)
-            cur = doc.round_record(round_no)
-            assert cur is not None
-            record = cur.model_copy(
-                update={"status": RoundStatus.ABORTED, "error": reason, "finished_at": utcnow()}
-            )
-            doc.rounds = sorted(
-                [r for r in doc.rounds if r.round != round_no] + [record], key=lambda r: r.round
-            )
-            return record
-
-
-def _check_new(doc: JournalDocument, new: Sequence[Candidate]) -> None:
-    seen = {c.id for c in doc.candidates}
-    for c in new:
-        if c.task != doc.task:
-            raise JournalError(f"candidate {c.id!r} belongs to task {c.task!r}, not {doc.task!r}")
-        if c.id in seen:
-            raise JournalError(f"journal {doc.task!r}: candidate id {c.id!r} already exists")
-        seen.add(c.id)
-
-
-def _own_round(doc: JournalDocument, round_no: int, thread_id: str) -> None:
-    record = doc.round_record(round_no)
-    if record is None:
-        raise JournalError(
-            f"round {round_no} of {doc.task!r} was never reserved; a round starts with "
-            "reserve_round"
-        )
-    if record.thread_id and record.thread_id != thread_id:
-        raise JournalError(
-            f"round {round_no} of {doc.task!r} belongs to thread {record.thread_id!r}, "
-            f"not {thread_id!r}"
-        )
+    return _open(workspace, storage, **kwargs)

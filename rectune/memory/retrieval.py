@@ -35,7 +35,7 @@ from rectune.domain.candidates import Candidate
 from rectune.domain.metrics import MetricSpec
 from rectune.domain.rules import LearnedRule
 from rectune.memory.elites import select_elites
-from rectune.memory.journal import Journal
+from rectune.memory.journal_store import JournalStore
 from rectune.skillhub.hub import SkillHub
 from rectune.skillhub.model import REQUIRED_SECTIONS, Skill
 
@@ -336,7 +336,7 @@ class MemoryIndex:
             )
         return hits
 
-    def rebuild(self, hub: SkillHub, journal: Journal, *, max_elites: int | None = 8) -> int:
+    def rebuild(self, hub: SkillHub, journal: JournalStore, *, max_elites: int | None = 8) -> int:
         """Drop the collection and re-index every active skill and its journal's elites."""
         # A missing collection is what we want anyway.
         with contextlib.suppress(Exception):

@@ -39,7 +39,7 @@ from rectune.domain.experiments import ArmResult, MetricResult
 from rectune.domain.lifecycle import CandidateStatus
 from rectune.domain.metrics import MetricSpec
 from rectune.domain.parameters import SearchSpace
-from rectune.memory.journal import Journal
+from rectune.memory.journal_store import JournalStore
 
 __all__ = ["ImportReport", "WarmStartError", "import_experiments", "parse_experiments"]
 
@@ -312,7 +312,7 @@ def parse_experiments(
 
 def import_experiments(
     path: Path | str,
-    journal: Journal,
+    journal: JournalStore,
     task: str,
     space: SearchSpace,
     metrics: Sequence[MetricSpec],
@@ -324,6 +324,7 @@ def import_experiments(
 
     Example:
         >>> import tempfile, json
+        >>> from rectune.memory.journal import Journal
         >>> from rectune.skillhub import SkillHub, shipped_skills_dir
         >>> s = SkillHub(shipped_skills_dir()).get("value_fusion")
         >>> d = Path(tempfile.mkdtemp())

@@ -21,7 +21,7 @@ from rectune.workspace import Workspace
 
 if TYPE_CHECKING:
     from rectune.config import Context
-    from rectune.memory.journal import Journal
+    from rectune.memory.journal_store import JournalStore
     from rectune.skillhub.hub import SkillHub
     from rectune.skillhub.model import Skill
 
@@ -53,13 +53,13 @@ class Ports:
     def skills(self) -> SkillHub:
         from rectune.skillhub.hub import SkillHub
 
-        return SkillHub(self.workspace.skills)
+        return SkillHub(self.workspace.skills, storage=self.ctx.storage)
 
     @cached_property
-    def journal(self) -> Journal:
-        from rectune.memory.journal import Journal
+    def journal(self) -> JournalStore:
+        from rectune.storage import open_journal
 
-        return Journal(self.workspace.journal)
+        return open_journal(self.workspace.root, self.ctx.storage)
 
     @cached_property
     def insight(self) -> InsightPort:

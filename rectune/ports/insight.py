@@ -13,7 +13,7 @@ from rectune.memory.insight_stats import (
     analyze_task,
     findings_to_rules,
 )
-from rectune.memory.journal import Journal
+from rectune.memory.journal_store import JournalStore
 from rectune.skillhub.errors import SkillError
 from rectune.skillhub.hub import SkillHub
 
@@ -46,7 +46,7 @@ class Learning:
 class InsightPort:
     """Findings per task, the cross-task reduce, and the gated skill update."""
 
-    journal: Journal
+    journal: JournalStore
     skills: SkillHub
 
     def findings(self, task: str) -> list[Finding]:

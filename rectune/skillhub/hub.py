@@ -2,13 +2,20 @@
 
 Skills are data. Any folder under the hub root that holds a ``SKILL.md`` is a skill, so a
 folder dropped in by a person works without code changes.
+
+With Postgres storage (``SkillHub(root, storage=URL)``) the versions live in the database
+(`rectune.storage.pg_skills`): it is the source of truth, every host's SKILL.md is refreshed
+from its latest version before it is read, a skill found only on disk is recorded there as
+its first version, and writers of one skill hold its lock in the database across hosts.
 """
 
 from __future__ import annotations
 
 import builtins
+import hashlib
 import shutil
 from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -25,7 +32,7 @@ from rectune.skillhub.errors import (
 from rectune.skillhub.invariants import agent_change_violations
 from rectune.skillhub.loader import load_skill, parse_skill
 from rectune.skillhub.model import Skill, SkillStatus
-from rectune.skillhub.versions import Author, VersionEntry, VersionStore
+from rectune.skillhub.versions import Author, VersionEntry, VersionLog, VersionStore
 from rectune.skillhub.writer import render_skill
 
 __all__ = ["SkillHub", "shipped_skills_dir"]
@@ -52,6 +59,8 @@ class SkillHub:
     Args:
         root: Folder with one sub-folder per skill.
         lock_timeout: Seconds a writer waits for another writer of the same skill.
+        storage: ``local`` (versions in each skill folder) or a ``postgresql://`` URL
+            (versions in the database); None means ``local``.
 
     Example:
         >>> import tempfile
@@ -62,15 +71,62 @@ class SkillHub:
         1
     """
 
-    def __init__(self, root: Path | str, *, lock_timeout: float = 10.0) -> None:
+    def __init__(
+        self, root: Path | str, *, lock_timeout: float = 10.0, storage: str | None = None
+    ) -> None:
+        from rectune.storage.settings import LOCAL, is_postgres, parse_storage
+
         self.root = Path(root)
         self.lock_timeout = lock_timeout
+        self.storage = LOCAL if storage is None else parse_storage(storage)
+        self._db_url = self.storage if is_postgres(self.storage) else None
         self._locks: dict[str, FileLock] = {}
+        self._db_locks: dict[str, tuple[int, ExitStack]] = {}
+
+    def _store(self, name: str) -> VersionLog:
+        """The version history of skill `name` on this hub's storage."""
+        if self._db_url is None:
+            return VersionStore(self.root / name)
+        from rectune.storage.pg_skills import PostgresVersionStore
+
+        return PostgresVersionStore(self._db_url, name)
+
+    def _sync(self, name: str) -> None:
+        """Postgres storage: make SKILL.md the database's latest version, or record a skill
+        found only on disk as its first version."""
+        if self._db_url is None:
+            return
+        store = self._store(name)
+        entries = store.entries()
+        path = self.path(name)
+        disk = path.read_text(encoding="utf-8") if path.is_file() else None
+        if entries:
+            latest = entries[-1]
+            if disk is None or hashlib.sha256(disk.encode()).hexdigest() != latest.sha256:
+                text = store.read(latest.version)
+                with self._locked(name):
+                    atomic_write_text(path, text)
+            return
+        if disk is not None:
+            with self._locked(name):
+                if store.latest() == 0:
+                    found = parse_skill(disk, path=path)
+                    store.record(found.version, disk, "initial version found on disk", "system")
 
     @classmethod
-    def in_workspace(cls, workspace: Path | str, *, install: bool = True) -> SkillHub:
-        """The hub of a workspace; with `install`, shipped skills it lacks are copied in."""
-        hub = cls(Path(workspace) / "skills")
+    def in_workspace(
+        cls, workspace: Path | str, *, install: bool = True, storage: str | None = None
+    ) -> SkillHub:
+        """The hub of a workspace on its storage; with `install`, shipped skills it lacks are
+        copied in.
+
+        `storage` None means the workspace's setting (`rectune.storage.resolve_storage`), so a
+        host sharing a Postgres storage reads the database's current version of each skill,
+        not whatever copy its own folder holds.
+        """
+        from rectune.storage.settings import resolve_storage
+
+        hub = cls(Path(workspace) / "skills", storage=resolve_storage(workspace, storage))
         if install:
             hub.install_shipped()
         return hub
@@ -99,6 +155,15 @@ class SkillHub:
         """Every skill (drafts included) plus the errors of the folders that do not load."""
         skills: builtins.list[Skill] = []
         errors: builtins.list[SkillValidationError] = []
+        if self._db_url is not None:
+            from rectune.storage.pg_skills import stored_skills
+
+            on_disk = {f.name for f in self._folders()}
+            for name in sorted(on_disk | set(stored_skills(self._db_url))):
+                try:
+                    self._sync(name)
+                except SkillValidationError:
+                    continue  # reported below as a broken folder, never recorded
         for folder in self._folders():
             try:
                 skill = load_skill(folder / SKILL_FILE)
@@ -138,11 +203,12 @@ class SkillHub:
         A version that was logged but never became current (the writer died between the log
         and SKILL.md) is completed first, so it is neither lost nor logged twice.
         """
+        self._sync(name)
         if not self.exists(name):
             known = [f.name for f in self._folders()]
             raise SkillNotFoundError(f"no skill {name!r} in {self.root}; skills: {known}")
         skill = load_skill(self.path(name))
-        if VersionStore(self.root / name).latest() > skill.version:
+        if self._store(name).latest() > skill.version:
             with self._locked(name):
                 skill = self._roll_forward(name)
         if skill.name != name:
@@ -154,16 +220,16 @@ class SkillHub:
     def versions(self, name: str) -> builtins.list[VersionEntry]:
         """The version log of skill `name`, oldest first."""
         self.get(name)
-        return VersionStore(self.root / name).entries()
+        return self._store(name).entries()
 
     def get_version(self, name: str, version: int) -> Skill:
         """Skill `name` as it was at `version`."""
-        store = VersionStore(self.root / name)
+        store = self._store(name)
         return parse_skill(store.read(version), path=store.path(version))
 
     def diff(self, name: str, a: int, b: int | None = None) -> str:
         """Unified diff of skill `name` from version `a` to `b` (default: the current one)."""
-        store = VersionStore(self.root / name)
+        store = self._store(name)
         return store.diff(a, store.latest() if b is None else b)
 
     # ----------------------------------------------------------------- writing
@@ -179,7 +245,7 @@ class SkillHub:
     def _roll_forward(self, name: str) -> Skill:
         # Callers hold the lock. The log is written before SKILL.md, so a logged snapshot
         # newer than SKILL.md is a change that was decided but not finished: finish it.
-        store = VersionStore(self.root / name)
+        store = self._store(name)
         current = load_skill(self.path(name))
         latest = store.latest()
         if latest <= current.version:
@@ -202,8 +268,9 @@ class SkillHub:
         if not reason.strip():
             raise SkillError("every skill change needs a reason")
         name = skill.name
-        store = VersionStore(self.root / name)
+        store = self._store(name)
         current_path = self.path(name)
+        self._sync(name)
         if current_path.exists():
             self._roll_forward(name)
         latest = store.latest()
@@ -406,13 +473,36 @@ class SkillHub:
         return installed
 
     def _locked(self, name: str) -> _HubLock:
-        return _HubLock(self._lock(name), name, self.lock_timeout)
+        return _HubLock(self, self._lock(name), name, self.lock_timeout)
+
+    def _enter_db_lock(self, name: str) -> None:
+        # Re-entrant like the file lock: a nested holder only counts.
+        if self._db_url is None:
+            return
+        depth, stack = self._db_locks.get(name, (0, ExitStack()))
+        if depth == 0:
+            from rectune.storage.pg_skills import skill_lock
+
+            stack.enter_context(skill_lock(self._db_url, name, self.lock_timeout))
+        self._db_locks[name] = (depth + 1, stack)
+
+    def _exit_db_lock(self, name: str) -> None:
+        if self._db_url is None:
+            return
+        depth, stack = self._db_locks[name]
+        if depth == 1:
+            del self._db_locks[name]
+            stack.close()
+        else:
+            self._db_locks[name] = (depth - 1, stack)
 
 
 class _HubLock:
-    """A skill's file lock that reports a timeout as a `SkillError`."""
+    """A skill's file lock (and, with Postgres storage, its database lock) that reports a
+    timeout as a `SkillError`."""
 
-    def __init__(self, lock: FileLock, name: str, timeout: float) -> None:
+    def __init__(self, hub: SkillHub, lock: FileLock, name: str, timeout: float) -> None:
+        self.hub = hub
         self.lock = lock
         self.name = name
         self.timeout = timeout
@@ -425,6 +515,14 @@ class _HubLock:
                 f"skill {self.name!r} is being written by another process; gave up after "
                 f"{self.timeout:g}s (lock file {self.lock.lock_file})"
             ) from None
+        try:
+            self.hub._enter_db_lock(self.name)
+        except BaseException:
+            self.lock.release()
+            raise
 
     def __exit__(self, *exc: object) -> None:
-        self.lock.release()
+        try:
+            self.hub._exit_db_lock(self.name)
+        finally:
+            self.lock.release()

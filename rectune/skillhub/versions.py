@@ -1,7 +1,10 @@
-"""Version history of one skill folder: numbered snapshots plus a JSON log of reasons.
+"""Version history of one skill: numbered snapshots plus who wrote each one and why.
 
-Layout: ``<skill>/SKILL.md`` is the current version; ``<skill>/.versions/v0003.md`` is every
-version ever written, and ``<skill>/.versions/log.json`` says who wrote each one and why.
+`VersionLog` is what the hub needs of a history; two stores implement it. `VersionStore`
+keeps it in the skill folder: ``<skill>/SKILL.md`` is the current version,
+``<skill>/.versions/v0003.md`` every version ever written and ``<skill>/.versions/log.json``
+the log. With Postgres storage, `rectune.storage.pg_skills.PostgresVersionStore` keeps it in
+an append-only table and SKILL.md is this host's copy of the latest version.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -19,7 +23,7 @@ from rectune.domain.candidates import utcnow
 from rectune.durable import atomic_write_text
 from rectune.skillhub.errors import SkillVersionError
 
-__all__ = ["VersionEntry", "VersionStore"]
+__all__ = ["Author", "VersionEntry", "VersionLog", "VersionStore", "entry_for"]
 
 Author = Literal["human", "agent", "system"]
 
@@ -46,11 +50,72 @@ class _Log(BaseModel):
     versions: list[VersionEntry] = Field(default_factory=list)
 
 
-class VersionStore:
-    """The `.versions` folder of one skill. Callers hold the skill's lock while writing."""
+class VersionLog(ABC):
+    """The version history of one skill. Callers hold the skill's lock while writing."""
+
+    name: str
+
+    @abstractmethod
+    def entries(self) -> list[VersionEntry]:
+        """Every version, oldest first; empty for a skill that was never versioned."""
+
+    @abstractmethod
+    def path(self, version: int) -> Path:
+        """Where snapshot `version` lives (names it in messages)."""
+
+    @abstractmethod
+    def read(self, version: int) -> str:
+        """The SKILL.md text of `version`."""
+
+    @abstractmethod
+    def record(
+        self,
+        version: int,
+        text: str,
+        reason: str,
+        author: Author,
+        actor: str = "",
+        rollback_of: int | None = None,
+    ) -> VersionEntry:
+        """Store snapshot `version` and log it; `version` must be after the latest."""
+
+    def latest(self) -> int:
+        """The highest version number logged, 0 when none."""
+        entries = self.entries()
+        return entries[-1].version if entries else 0
+
+    def diff(self, a: int, b: int) -> str:
+        """A unified diff from version `a` to version `b` (empty when equal)."""
+        return "".join(
+            difflib.unified_diff(
+                self.read(a).splitlines(keepends=True),
+                self.read(b).splitlines(keepends=True),
+                fromfile=f"{self.name}/v{a:04d}",
+                tofile=f"{self.name}/v{b:04d}",
+            )
+        )
+
+
+def entry_for(
+    version: int, text: str, reason: str, author: Author, actor: str, rollback_of: int | None
+) -> VersionEntry:
+    """The log entry of a new snapshot (its digest computed from `text`)."""
+    return VersionEntry(
+        version=version,
+        reason=reason,
+        author=author,
+        actor=actor,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        rollback_of=rollback_of,
+    )
+
+
+class VersionStore(VersionLog):
+    """The `.versions` folder of one skill."""
 
     def __init__(self, skill_dir: Path) -> None:
         self.skill_dir = Path(skill_dir)
+        self.name = self.skill_dir.name
         self.dir = self.skill_dir / ".versions"
         self.log_path = self.dir / "log.json"
 
@@ -63,11 +128,6 @@ class VersionStore:
         except (ValidationError, ValueError) as exc:
             raise SkillVersionError(f"{self.log_path}: version log is damaged: {exc}") from None
         return log.versions
-
-    def latest(self) -> int:
-        """The highest version number logged, 0 when none."""
-        entries = self.entries()
-        return entries[-1].version if entries else 0
 
     def path(self, version: int) -> Path:
         """Where snapshot `version` lives."""
@@ -100,25 +160,7 @@ class VersionStore:
                 f"{entries[-1].version}"
             )
         atomic_write_text(self.path(version), text)
-        entry = VersionEntry(
-            version=version,
-            reason=reason,
-            author=author,
-            actor=actor,
-            sha256=hashlib.sha256(text.encode()).hexdigest(),
-            rollback_of=rollback_of,
-        )
+        entry = entry_for(version, text, reason, author, actor, rollback_of)
         log = _Log(skill=self.skill_dir.name, versions=[*entries, entry])
         atomic_write_text(self.log_path, json.dumps(log.model_dump(mode="json"), indent=2) + "\n")
         return entry
-
-    def diff(self, a: int, b: int) -> str:
-        """A unified diff from version `a` to version `b` (empty when equal)."""
-        return "".join(
-            difflib.unified_diff(
-                self.read(a).splitlines(keepends=True),
-                self.read(b).splitlines(keepends=True),
-                fromfile=f"{self.skill_dir.name}/v{a:04d}",
-                tofile=f"{self.skill_dir.name}/v{b:04d}",
-            )
-        )
