@@ -34,10 +34,17 @@ def actor(state: State, runtime: Runtime[Context]) -> Command[Literal["critic"]]
     ports = ports_for(ctx)
     data = decode(state)
     skill = ports.skills.get(data.task)
-    history, _ = observations_of(ports.journal.candidates(data.task))
+    cands = ports.journal.candidates(data.task)
+    history, _ = observations_of(cands)
     iteration = data.critic_iterations
     seed = policy.draft_seed(ctx.seed, data.round, iteration)
-    drafts = policy.draft(ports.engine(skill), history, policy_settings(ctx), seed=seed)
+    # Configurations queued or tested by other rounds (a concurrent round of the same task
+    # has no results yet): the engine steers around them instead of drafting duplicates the
+    # Critic would have to drop.
+    taken, _ = policy.tested_keys(cands, skill.metrics, exclude_round=data.round)
+    drafts = policy.draft(
+        ports.engine(skill), history, policy_settings(ctx), seed=seed, exclude=sorted(taken)
+    )
     fields: dict[str, Any] = {"critic_iterations": iteration + 1, "actor_error": None}
     model = chat_model(ctx, "actor")
     if model is not None:

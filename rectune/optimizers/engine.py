@@ -118,20 +118,24 @@ class Engine:
         *,
         seed: int,
         llm_proposals: Sequence[Proposal] = (),
+        exclude: Sequence[str] = (),
     ) -> list[Proposal]:
-        """Up to `n` proposals; LLM ones (if any) take at most `llm_share` of the slots."""
+        """Up to `n` proposals; LLM ones (if any) take at most `llm_share` of the slots.
+
+        `exclude` holds config keys not to propose (arms queued by a concurrent round).
+        """
         model = self.fit(problem, history)
-        engine = self.proposer.propose_with(model, n, seed=seed)
+        engine = self.proposer.propose_with(model, n, seed=seed, exclude=exclude)
         if not llm_proposals:
             return engine
-        tested = [config_key(c) for c in model.tested]
+        tested = [config_key(c) for c in model.tested] + list(exclude)
         merged = merge_proposals(
             llm_proposals, engine, n, llm_share=self.llm_share, exclude_keys=tested
         )
         if len(merged) < n:
             # The engine may have proposed the same configs the LLM did; top up from it.
             extra = self.proposer.propose_with(
-                model, n - len(merged), seed=seed + 1, exclude=[p.key for p in merged]
+                model, n - len(merged), seed=seed + 1, exclude=[*exclude, *(p.key for p in merged)]
             )
             merged.extend(extra)
         return merged

@@ -116,9 +116,16 @@ class EnginePort:
         """The port for a skill's task."""
         return cls(engine, problem_of(skill))
 
-    def drafts(self, history: Sequence[Observation], n: int, *, seed: int) -> list[Draft]:
-        """`n` engine proposals as drafts."""
-        props = self.engine.propose(self.problem, history, n, seed=seed)
+    def drafts(
+        self,
+        history: Sequence[Observation],
+        n: int,
+        *,
+        seed: int,
+        exclude: Sequence[str] = (),
+    ) -> list[Draft]:
+        """`n` engine proposals as drafts, none with a config key in `exclude`."""
+        props = self.engine.propose(self.problem, history, n, seed=seed, exclude=exclude)
         return [
             Draft(
                 hypothesis=p.hypothesis or describe_delta(self.problem.baseline, p.config),

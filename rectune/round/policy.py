@@ -125,9 +125,13 @@ def draft(
     settings: PolicySettings,
     *,
     seed: int,
+    exclude: Sequence[str] = (),
 ) -> list[Draft]:
-    """The engine's drafts for one Actor pass, the confirmation draft first."""
-    drafts = engine.drafts(history, settings.proposals, seed=seed)
+    """The engine's drafts for one Actor pass, the confirmation draft first.
+
+    `exclude` holds config keys the engine must not draft (queued or tested elsewhere).
+    """
+    drafts = engine.drafts(history, settings.proposals, seed=seed, exclude=exclude)
     if settings.confirm and settings.arms > 1:
         confirm = engine.confirmation(history)
         if confirm is not None:

@@ -210,6 +210,18 @@ def test_two_processes_tune_one_task_at_once(ws: Path) -> None:
     assert len({r.experiment_id for r in rounds}) == 2
 
 
+def test_rounds_of_one_task_waiting_side_by_side_draft_distinct_arms(ws: Path) -> None:
+    """Round 1 waits at the approval with its arms queued (no result yet); round 2 of the same
+    task must draft around them, not duplicates its Critic drops until the round fails."""
+    tight = {**SMALL, "proposals_per_round": 2, "arms_per_ab": 2}
+    first = run_round("value_fusion", workspace=ws, **tight)
+    assert first.status == "awaiting_approval", first.error
+    second = run_round("value_fusion", workspace=ws, **tight)
+    assert second.status == "awaiting_approval", second.error
+    keys = [json.dumps(c.config, sort_keys=True) for c in (*first.candidates, *second.candidates)]
+    assert len(keys) == len(set(keys)) == 4
+
+
 def test_a_killed_round_resumed_after_a_newer_one_keeps_its_own_number(ws: Path) -> None:
     """Killed right after reserving round 1; round 2 runs; the resume finishes round 1 and
     leaves round 2 untouched."""
