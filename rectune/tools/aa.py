@@ -10,14 +10,16 @@ population, whose shared outcomes would make runs dependent and hide the monitor
 * the A/A false-positive rate per metric (raw p < 0.05) and of the Holm family;
 * planned versus realised power of the flag people read (the primary's Holm-corrected
   `significant`, over a good arm and a null arm) at the planned MDE, the true lift of the good
-  arm (from the oracle);
+  arm (from `oracle_estimate`: independent oracle blocks, so the truth comes with its own
+  standard error, and the planned power with the interval that error implies);
 * coverage of the 95% intervals of the oracle lift, per metric;
 * the guardrail non-inferiority error at the threshold (a spec threshold placed exactly at
   the arm's true lift: how often the verdict wrongly says `passed`), and the monitor's false
   stops there;
 * the monitor's stop rate for an arm 3 standard errors past a threshold.
 
-All functions return plain JSON-able dicts.
+`calibrate_power` and `calibrate_guardrails` run one part each. All functions return plain
+JSON-able dicts.
 """
 
 from __future__ import annotations
