@@ -68,6 +68,11 @@ class MetricDef:
         denominator: Aggregate column it is divided by (per user for MEAN, in total for RATIO).
         higher_is_better: Direction, for documentation and sanity checks.
         description: One-line meaning.
+        spread_elasticity: How the per-user spread moves with the mean under a treatment
+            (spread x (1 + lift) ** elasticity): 1 for intensities that scale with how much a
+            user browses (clicks, dwell: a lift scales heavy users most), 0 for bounded
+            per-day rates whose spread does not grow with the mean (topic diversity,
+            retention). Power planning uses it for the spread under the alternative.
     """
 
     name: str
@@ -76,6 +81,7 @@ class MetricDef:
     denominator: Col
     higher_is_better: bool
     description: str
+    spread_elasticity: float = 1.0
 
 
 METRICS: dict[str, MetricDef] = {
@@ -86,9 +92,9 @@ METRICS: dict[str, MetricDef] = {
         MetricDef("dwell_time", MetricKind.MEAN, Col.DWELL, Col.DAYS, True,
                   "seconds of dwell per user per day"),
         MetricDef("topic_diversity", MetricKind.MEAN, Col.TOPICS, Col.ACTIVE_DAYS, True,
-                  "distinct topics clicked per active user-day"),
+                  "distinct topics clicked per active user-day", spread_elasticity=0.0),
         MetricDef("retention", MetricKind.MEAN, Col.ACTIVE_DAYS, Col.DAYS, True,
-                  "fraction of days the user was active"),
+                  "fraction of days the user was active", spread_elasticity=0.0),
         MetricDef("negative_rate", MetricKind.RATIO, Col.NEGATIVES, Col.IMPRESSIONS, False,
                   "negative feedback per impression"),
         MetricDef("serving_cost", MetricKind.RATIO, Col.COST, Col.REQUESTS, False,

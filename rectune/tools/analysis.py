@@ -293,4 +293,5 @@ def metric_baseline(
         days=days,
         population=population,
         coverage=min(1.0, coverage),
+        spread_elasticity=mdef.spread_elasticity,
     )

@@ -125,6 +125,9 @@ class MetricBaseline(BaseModel):
         coverage: Share of assigned users who contribute to the metric (a per-user metric
             divided by active days drops users who were never active); a plan multiplies
             assigned users by it.
+        spread_elasticity: How the treatment arm's per-user spread moves with its mean
+            (spread x (1 + lift) ** elasticity): 1 (the default) when a lift scales every
+            user's value, 0 when it shifts values without widening them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -135,6 +138,13 @@ class MetricBaseline(BaseModel):
     days: int = Field(ge=1)
     population: int | None = None
     coverage: float = Field(default=1.0, gt=0.0, le=1.0)
+    spread_elasticity: float = Field(default=1.0, ge=0.0, le=2.0)
+
+
+def _spread_factor(baseline: MetricBaseline, mde: float) -> float:
+    """``1 + k**2`` with k the treatment's spread relative to control's at a lift `mde`."""
+    k = float((1.0 + mde) ** baseline.spread_elasticity)
+    return 1.0 + k * k
 
 
 @runtime_checkable
@@ -195,11 +205,15 @@ def power_at(
     """Probability that a relative effect `mde` comes out significant with this many users.
 
     Plans what the platform actually tests: the users who contribute to the metric
-    (`coverage` of those assigned), the standard error at the alternative (a lift of `mde`
-    scales the treatment's spread by ``1 + mde``, so the relative-lift standard error is
-    ``cv * sqrt((1 + (1 + mde)**2) / n)``, not ``cv * sqrt(2 / n)``), and the level of the
-    correction applied to the flag (``alpha / tests``, Holm's first step; Holm is at least as
-    powerful when several arms have effects).
+    (`coverage` of those assigned); the statistic behind the flag - the difference of the
+    two arms' (CUPED-adjusted) means over its standard error, whose noncentrality at a lift
+    `mde` is ``mde / (cv * sqrt((1 + k**2) / n))`` with ``k = (1 + mde) **
+    spread_elasticity`` the treatment's spread relative to control's (k = 1 + mde when a
+    lift scales every user, as for clicks and dwell; k = 1 for bounded rates such as topic
+    diversity, whose spread does not widen - assuming a widening there made the plan
+    understate the power of a 16% diversity lift by 9 points); and the level of the
+    correction applied to the flag (``alpha / tests``, Holm's first step; Holm is at least
+    as powerful when several arms have effects).
 
     The formula is written out because statsmodels' normal power uses one standard error for
     both hypotheses; a unit test checks that the two agree when ``mde`` is small.
@@ -213,7 +227,7 @@ def power_at(
     if users_per_arm < 1:
         raise ValueError(f"users_per_arm={users_per_arm}: must be >= 1")
     n = users_per_arm * baseline.coverage
-    se_alt = baseline.cv * math.sqrt((1.0 + (1.0 + mde) ** 2) / n)
+    se_alt = baseline.cv * math.sqrt(_spread_factor(baseline, mde) / n)
     z = float(sps.norm.isf(alpha / tests / 2.0))
     d = abs(mde) / se_alt
     return float(sps.norm.cdf(d - z) + sps.norm.cdf(-d - z))
@@ -239,7 +253,7 @@ def power_analysis(
         raise ValueError(f"mde={mde}: must be a positive relative effect, e.g. 0.01 for 1%")
     _check_levels(alpha, power, tests)
     z = float(sps.norm.isf(alpha / tests / 2.0) + sps.norm.isf(1.0 - power))
-    spread = baseline.cv**2 * (1.0 + (1.0 + mde) ** 2)
+    spread = baseline.cv**2 * _spread_factor(baseline, mde)
     users = math.ceil(spread * z * z / mde**2 / baseline.coverage)
     users = max(users, 2)
     while power_at(baseline, mde, users, alpha=alpha, tests=tests) < power:

@@ -38,17 +38,43 @@ def test_aa_false_positive_rate_per_metric_through_real_launches() -> None:
 
 
 @pytest.mark.slow
-def test_calibration_power_coverage_verdicts_and_monitor() -> None:
-    from rectune.tools.aa import calibrate
+def test_planned_power_is_the_realised_power_of_the_flag() -> None:
+    """The plan sized at the probe's (precise) oracle lift promises 80% for the Holm flag;
+    400 real launches deliver it to within 5 points (binomial sd 2 points, the oracle's
+    error about 1.3 points of power). Coverage of the oracle lift within 3 binomial sd."""
+    from rectune.tools.aa import QUICK_POWER_PROBE, calibrate_power
 
-    report = calibrate(seed=1, runs=150, aa_runs=150, aa_scale="small", oracle_users=16_000)
+    report = calibrate_power(
+        seed=1, probe=QUICK_POWER_PROBE, runs=400, oracle_users=60_000, oracle_blocks=10
+    )
     json.dumps(report)  # the CLI prints it as JSON
     power = report["power"]
-    assert abs(power["realised_flag"]["rate"] - power["planned"]) <= 0.1, power
+    assert power["planned"] == pytest.approx(0.8, abs=0.005)
+    assert power["holm_family"] == 2
+    assert abs(power["realised_flag"]["rate"] - power["planned"]) <= 0.05, power
+    assert abs(power["realised_raw"]["rate"] - power["planned_raw"]) <= 0.05, power
+    # The truth the plan was sized at is what the launches measure.
+    assert abs(power["mean_measured_lift"] - power["oracle_lift"]) <= 3 * (
+        power["mean_measured_lift_se"] + power["oracle_se"]
+    ), power
     for metric, r in report["coverage"]["good_arm"].items():
-        assert 0.89 <= r["rate"] <= 0.99, (metric, r)
+        assert 0.91 <= r["rate"] <= 0.99, (metric, r)
+    for metric, r in report["coverage"]["null_arm"].items():
+        assert 0.91 <= r["rate"] <= 0.99, (metric, r)
+
+
+@pytest.mark.slow
+def test_guardrail_verdicts_and_monitor_through_launches() -> None:
+    from rectune.tools.aa import calibrate_guardrails
+
+    report = calibrate_guardrails(
+        seed=1, runs=100, users=3_500, oracle_users=60_000, oracle_blocks=10
+    )
+    json.dumps(report)
     at = report["guardrail_at_threshold"]
-    assert at["wrongly_passed"]["rate"] <= 0.1, at
-    assert at["false_stops"]["rate"] <= 0.06, at
+    # Non-inferiority error at the threshold <= alpha (5%), monitor false stops <= 2.5%,
+    # each with about 3 binomial sd for 100 runs.
+    assert at["wrongly_passed"]["rate"] <= 0.11, at
+    assert at["false_stops"]["rate"] <= 0.07, at
     past = report["monitor_past_limit"]
-    assert past["flagged"]["rate"] >= 0.62, past
+    assert past["flagged"]["rate"] >= 0.7, past

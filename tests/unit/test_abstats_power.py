@@ -101,3 +101,31 @@ def test_plan_ab_test_picks_the_shortest_powered_duration() -> None:
     assert weak.days == 7 and not weak.powered
     with pytest.raises(ValueError, match="primary"):
         plan_ab_test(p, "x", metrics[1:], arms=1, traffic_per_arm=0.1, mde=0.01)
+
+
+def test_spread_elasticity_zero_plans_a_shift_that_does_not_widen_the_spread() -> None:
+    """A large additive effect on a bounded metric: the spread stays, and the plan with
+    elasticity 0 (what the simulator's topic diversity and retention declare) is realised;
+    the scaling assumption would understate that power by several points."""
+    rng = np.random.default_rng(7)
+    mde, runs = 0.16, 1_500
+    shift = MetricBaseline(metric="m", mean=1.0, cv=0.6, days=1, spread_elasticity=0.0)
+    scale = shift.model_copy(update={"spread_elasticity": 1.0})
+    n = power_analysis(shift, mde, tests=2).users_per_arm
+    assert power_at(scale, mde, n, tests=2) < power_at(shift, mde, n, tests=2) - 0.04
+    flagged = 0
+    for _ in range(runs):
+        c = rng.normal(1.0, 0.6, n)
+        good = rng.normal(1.0 + mde, 0.6, n)
+        null = rng.normal(1.0, 0.6, n)
+        p = [compare_means(c, good).p_value, compare_means(c, null).p_value]
+        flagged += holm(p, 0.05)[1][0]
+    assert flagged / runs == pytest.approx(power_at(shift, mde, n, tests=2), abs=0.035)
+
+
+def test_simulator_metrics_declare_how_their_spread_moves() -> None:
+    from rectune.simulator.metrics import METRICS
+
+    assert METRICS["topic_diversity"].spread_elasticity == 0.0
+    assert METRICS["retention"].spread_elasticity == 0.0
+    assert METRICS["clicks"].spread_elasticity == 1.0
