@@ -373,12 +373,7 @@ def print_history(
             table.add_column(f"{m.name} %", no_wrap=True, min_width=14)
     if not wide:
         table.add_column("guards", overflow="fold")
-    longest = max((len(f"{k}={v}") for c in cands for k, v in c.delta.items()), default=8)
-    # Keep each change on one line when the row still fits; never let the table grow past the
-    # terminal (rich would crop the last column).
-    others = width + 9 + 16 * len(shown) + (3 * len(guardrails) if not wide else 0)
-    room = con.width - others - 2 * (len(table.columns) + 1) - 3
-    table.add_column("changes", overflow="fold", min_width=max(8, min(longest, room)))
+    rows: list[list[str]] = []
     for c in sorted(cands, key=lambda c: (c.round, c.id)):
         res = c.result.metrics if c.result else {}
         flags = _flags(c, elites, guardrails)
@@ -388,7 +383,18 @@ def print_history(
             cells.append(_verdict_codes(c.result, guardrails))
         changes = "\n".join(f"{k}={v}" for k, v in c.delta.items())
         status = c.status.value
-        table.add_row(c.id, f"{status}\n{flags}" if flags else status, *cells, escape(changes))
+        rows.append([c.id, f"{status}\n{flags}" if flags else status, *cells, escape(changes)])
+    # Keep each change on one line when the row still fits (a value split over two lines
+    # reads as two numbers); never let the table grow past the terminal (rich would crop it).
+    used = sum(
+        max([len(str(col.header)), *(len(line) for r in rows for line in r[i].splitlines())])
+        for i, col in enumerate(table.columns)
+    )
+    room = con.width - used - 2 * len(table.columns)
+    longest = max((len(f"{k}={v}") for c in cands for k, v in c.delta.items()), default=8)
+    table.add_column("changes", overflow="fold", min_width=max(8, min(longest, room)))
+    for row in rows:
+        table.add_row(*row)
     con.print(table)
     legend = [escape(SIGNIFICANCE_NOTE), escape(VERDICT_NOTE)]
     if not wide and guardrails:
