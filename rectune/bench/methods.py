@@ -9,6 +9,8 @@ their intervals). After each round it names the configuration it would launch.
 - ``rectune-hybrid`` is the hybrid mode with a scripted stand-in for the LLM
   (`rectune.bench.analyst.ScriptedAnalyst`): its ideas take at most the engine's LLM share of
   the proposals and go through the same critic.
+- ``rectune-graph`` is ``rectune`` played through the real compiled round graph
+  (`rectune.bench.graph_method`): slower, run on a few seeds to show the fast path equals it.
 - ``sobol``, ``optuna-tpe``, ``optuna-gp`` and ``ax`` are the peers. They search the skill's
   soft box (the range a ranking engineer would configure), see the same measurements, and
   launch their best observed arm whose point estimates respect every guardrail.
@@ -41,6 +43,7 @@ from rectune.optimizers import Engine, Observation, TuningProblem
 
 __all__ = [
     "ALL_METHODS",
+    "OPT_IN_METHODS",
     "PEER_METHODS",
     "ArmOutcome",
     "EngineMethod",
@@ -55,12 +58,17 @@ ALL_METHODS = (
     "rectune",
     "rectune-nocritic",
     "rectune-hybrid",
+    "rectune-graph",
     "sobol",
     "optuna-tpe",
     "optuna-gp",
     "ax",
 )
 """Every method the benchmark knows, rectune's first."""
+
+OPT_IN_METHODS = ("rectune-graph",)
+"""Methods a benchmark runs only when named: ``rectune-graph`` checks ``rectune`` on a few
+seeds and costs a full graph round per round."""
 
 PEER_METHODS = ("sobol", "optuna-tpe", "optuna-gp", "ax")
 """The methods rectune is compared against."""
@@ -493,6 +501,10 @@ def make_method(name: str, problem: TuningProblem, seed: int, k: int) -> Method:
             engine=_graph_engine(),
             analyst=ScriptedAnalyst(problem, seed),
         )
+    if name == "rectune-graph":
+        from rectune.bench.graph_method import GraphMethod
+
+        return GraphMethod(problem, seed, k)
     if name == "sobol":
         return _sobol(problem, seed)
     if name == "optuna-tpe":

@@ -23,7 +23,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rectune.bench.methods import ALL_METHODS, ArmOutcome, make_method, method_status
+from rectune.bench.methods import (
+    ALL_METHODS,
+    OPT_IN_METHODS,
+    ArmOutcome,
+    make_method,
+    method_status,
+)
 from rectune.bench.scoring import guardrail_excess, percent_of_optimum, rounds_to_reach
 from rectune.domain import ArmSpec, Config, ExperimentSpec, config_key
 from rectune.optimizers import Engine, Observation, TuningProblem, constraints_from_rules
@@ -46,8 +52,8 @@ __all__ = [
 DEFAULT_TASKS = ("value_based_retrieval", "value_fusion", "diversity")
 """The three shipped tasks."""
 
-DEFAULT_METHODS = ALL_METHODS
-"""Every method; absent peers are reported as such."""
+DEFAULT_METHODS = tuple(m for m in ALL_METHODS if m not in OPT_IN_METHODS)
+"""Every method but the opt-in ones; absent peers are reported as such."""
 
 
 @dataclass(frozen=True)
