@@ -33,6 +33,8 @@ from rectune.bench.analyst import ScriptedAnalyst
 from rectune.config import DEFAULT_RISK_THRESHOLD
 from rectune.domain import (
     ArmResult,
+    Candidate,
+    CandidateStatus,
     CategoricalParameter,
     Config,
     FloatParameter,
@@ -150,6 +152,10 @@ class EngineMethod:
         analyst: A stand-in for the LLM actor whose drafts come first, as a model's do in
             the graph (hybrid mode); None runs the engine alone.
         loop_cap: Actor/Critic passes per round (the graph's default).
+        history: The engine's observations, read from `records` as the graph reads its
+            journal.
+        records: The measured arms as journal candidates (`rectune-graph` checks that this
+            path picks what the compiled graph picks).
     """
 
     problem: TuningProblem
@@ -162,6 +168,7 @@ class EngineMethod:
     name: str = "rectune"
     loop_cap: int = 3
     history: list[Observation] = field(default_factory=list)
+    records: list[Candidate] = field(default_factory=list)
     round: int = 0
     last_choice: Any = None
 
@@ -183,7 +190,7 @@ class EngineMethod:
         """The configurations the round policy selects for the next A/B test."""
         from rectune.domain import Draft
         from rectune.ports.engine import EnginePort
-        from rectune.round.policy import choose
+        from rectune.round.policy import choose, tested_keys
 
         self.round += 1
         settings = self.settings(k)
@@ -197,37 +204,46 @@ class EngineMethod:
                       delta=dict(p.delta), source="llm")
                 for p in ideas
             ]
-        tested = {o.key for o in self.history}
-        failed = {o.key for o in self.history if _measured_breach(self.problem, o)}
+        # What the graph's Actor and Critic derive from the journal (`tested_keys`): the
+        # configurations tested in earlier rounds, and those that failed a guardrail (the
+        # platform's verdict) or were stopped; the Actor steers the engine around the first.
+        tested, failed = tested_keys(self.records, self.problem.metrics, exclude_round=self.round)
         choice = choose(
             EnginePort(self.engine, self.problem), self.history, settings,
             tested=tested, failed=failed, seed=self.seed, round_no=self.round, extra=extra,
+            exclude=sorted(tested),
         )
         self.last_choice = choice
         return [dict(v.config) for v in choice.picks if v.config is not None]
 
     def tell(self, outcomes: Sequence[ArmOutcome]) -> None:
-        """Add the measured arms to the engine's history."""
-        for o in outcomes:
-            self.history.append(
-                Observation.from_arm_result(dict(o.config), o.result, round=self.round)
-            )
+        """Record the measured arms as the graph's journal does, and read the engine's
+        history from those records as the graph's nodes do (`observations_of`: an arm stopped
+        early keeps only the guardrails it breached)."""
+        from rectune.ports import observations_of
+
+        for j, o in enumerate(outcomes):
+            self.records.append(_record(self.problem, self.round, j, o))
+        self.history, _ = observations_of(self.records)
 
     def launch(self) -> Config:
         """The engine's launch recommendation (shrunken estimate, production when unsure)."""
         return dict(self.engine.recommend(self.problem, self.history).config)
 
 
-def _measured_breach(problem: TuningProblem, o: Observation) -> bool:
-    """Whether an arm's own 95% interval lies wholly past a guardrail's limit."""
-    for g in problem.guardrails:
-        est = o.metrics.get(g.name)
-        if est is None or g.guardrail_threshold is None:
-            continue
-        good_end = est.lift + 1.96 * est.se * g.sign
-        if g.breaches(good_end):
-            return True
-    return False
+def _record(problem: TuningProblem, round_no: int, j: int, o: ArmOutcome) -> Candidate:
+    """The journal's record of a measured arm, as the graph's record step leaves it (the
+    critic's id scheme; completed, or aborted when the platform stopped the arm)."""
+    config = dict(o.config)
+    return Candidate(
+        id=f"{problem.task}-r{round_no}-c{j + 1}",
+        task=problem.task,
+        round=round_no,
+        delta={k: v for k, v in config.items() if problem.baseline.get(k) != v},
+        config=config,
+        status=CandidateStatus.ABORTED if o.result.aborted else CandidateStatus.COMPLETED,
+        result=o.result,
+    )
 
 
 @dataclass

@@ -299,6 +299,7 @@ def choose(
     seed: int,
     round_no: int,
     extra: Sequence[Draft] = (),
+    exclude: Sequence[str] = (),
 ) -> RoundChoice:
     """The offline round: Actor and Critic passes until K candidates survive or the cap.
 
@@ -312,6 +313,8 @@ def choose(
         round_no: The round's number (part of each pass's seed).
         extra: Drafts from elsewhere (e.g. a scripted stand-in for a model) put before the
             engine's, as a model's drafts are in the graph.
+        exclude: Config keys the engine must not draft (the graph's Actor passes those other
+            rounds queued or tested).
     """
     verdicts: list[Verdict] = []
     picks: list[Verdict] = []
@@ -320,7 +323,10 @@ def choose(
         passes = iteration + 1
         drafts = [
             *extra,
-            *draft(engine, history, settings, seed=draft_seed(seed, round_no, iteration)),
+            *draft(
+                engine, history, settings, seed=draft_seed(seed, round_no, iteration),
+                exclude=exclude,
+            ),
         ]
         reviewed = review(drafts, engine, history, settings, tested=tested, failed=failed)
         verdicts, picks = select(
