@@ -1,0 +1,102 @@
+"""``rectune-graph`` (the compiled round graph) picks what ``rectune`` (the fast path) picks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from rectune.bench.methods import ArmOutcome, make_method
+from rectune.bench.runner import BenchSettings, OptimumInfo, problem_for, run_one
+from rectune.domain import (
+    ArmResult,
+    Config,
+    GuardrailOutcome,
+    GuardrailVerdict,
+    MetricResult,
+    MetricRole,
+    config_key,
+)
+
+pytestmark = pytest.mark.integration
+
+TASK = "diversity"
+
+
+def _picks(run: dict[str, Any]) -> list[list[Config]]:
+    return [[arm["config"] for arm in rnd["arms"]] for rnd in run["rounds"]]
+
+
+def test_graph_and_fast_path_pick_the_same_arms_on_the_simulator(tmp_path: Any) -> None:
+    """Both methods through the benchmark's own loop: same arms, same launch, every round."""
+    problem = problem_for(TASK)[0]
+    settings = BenchSettings(
+        tasks=(TASK,), rounds=3, arms=2, seeds=2, population=3_000, days=1,
+        oracle_users=200, cache_dir=str(tmp_path / "oracle"),
+    )
+    # Scoring is not what is compared: a stand-in optimum keeps the oracle search out.
+    optimum = OptimumInfo(
+        TASK, dict(problem.baseline), 0.01, 0.01, {m.name: 0.0 for m in problem.metrics}
+    )
+    for seed in range(settings.seeds):
+        fast = run_one(TASK, "rectune", seed, settings, optimum)
+        graph = run_one(TASK, "rectune-graph", seed, settings, optimum)
+        assert _picks(graph) == _picks(fast), f"seed {seed}"
+        assert [len(p) for p in _picks(graph)] == [2, 2, 2]
+        assert [r["launched"] for r in graph["rounds"]] == [r["launched"] for r in fast["rounds"]]
+
+
+def _measure(configs: Sequence[Config], round_no: int) -> list[ArmOutcome]:
+    """Made-up but deterministic A/B results; round 1's second arm is stopped early by a
+    breached guardrail (the case that once made the two paths read different histories)."""
+    problem = problem_for(TASK)[0]
+    out = []
+    for j, config in enumerate(configs):
+        stopped = round_no == 1 and j == 1
+        digest = hashlib.sha256(config_key(config).encode()).digest()
+        metrics = {}
+        verdicts = []
+        for i, m in enumerate(problem.metrics):
+            lift = (digest[i] - 128) / 128 * 0.02
+            if stopped and m.role is MetricRole.GUARDRAIL:
+                lift = -0.05 if m.sign > 0 else 0.05
+            metrics[m.name] = MetricResult(
+                metric=m.name, control_mean=1.0, treatment_mean=1.0 + lift,
+                relative_lift=lift, ci_low=lift - 0.01, ci_high=lift + 0.01, p_value=0.5,
+            )
+            if m.role is MetricRole.GUARDRAIL:
+                assert m.guardrail_threshold is not None
+                breached = stopped
+                verdicts.append(
+                    GuardrailVerdict(
+                        metric=m.name, direction=m.direction, threshold=m.guardrail_threshold,
+                        lift=lift, bound=lift - 0.01 * m.sign, alpha=0.05,
+                        p_value=0.9 if breached else 0.01,
+                        outcome=GuardrailOutcome.BREACHED if breached else GuardrailOutcome.PASSED,
+                        breached_on_day=1 if breached else None,
+                    )
+                )
+        result = ArmResult(
+            arm=f"arm{j + 1}", metrics=metrics, aborted=stopped,
+            abort_reason="guardrail breached" if stopped else None,
+            days_run=1 if stopped else 3, days_planned=3, stopped_early=stopped,
+            guardrails=verdicts,
+        )
+        out.append(ArmOutcome(config=dict(config), result=result))
+    return out
+
+
+def test_an_arm_stopped_early_is_read_alike() -> None:
+    """An early-stopped arm keeps only its breached guardrails in both paths' history."""
+    problem = problem_for(TASK)[0]
+    fast = make_method("rectune", problem, 0, 2)
+    graph = make_method("rectune-graph", problem, 0, 2)
+    for round_no in (1, 2, 3):
+        picked = graph.ask(2)
+        assert picked == fast.ask(2), f"round {round_no}"
+        outcomes = _measure(picked, round_no)
+        fast.tell(outcomes)
+        graph.tell(outcomes)
+        assert graph.launch() == fast.launch(), f"round {round_no}"
