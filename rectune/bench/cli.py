@@ -53,7 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="rectune vs Sobol, Optuna and Ax on the simulated A/B platform.",
     )
     p.add_argument("--tasks", nargs="+", default=None, help=f"default: {' '.join(DEFAULT_TASKS)}")
-    p.add_argument("--methods", nargs="+", default=None, choices=ALL_METHODS)
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        choices=ALL_METHODS,
+        help=f"default: {' '.join(DEFAULT_METHODS)} (rectune-graph, the compiled round graph, "
+        "runs only when named: --methods rectune rectune-graph)",
+    )
     p.add_argument("--rounds", type=int, default=None, help="rounds per run, R (default 5)")
     p.add_argument("--arms", type=int, default=4, help="treatment arms per round, K")
     p.add_argument("--seeds", type=int, default=None, help="paired seeds (default 10)")

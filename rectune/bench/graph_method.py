@@ -91,9 +91,8 @@ class BenchPlatform:
                     f"arm {arm.name} ({arm.candidate_id}): the benchmark measured no arm with "
                     "this configuration; the graph launched something it did not select"
                 )
-            arms.append(
-                outcome.result.model_copy(update={"arm": arm.name, "candidate_id": arm.candidate_id})
-            )
+            labels = {"arm": arm.name, "candidate_id": arm.candidate_id}
+            arms.append(outcome.result.model_copy(update=labels))
         experiment_id = f"bench-{next(_ids)}"
         days = max([spec.days, *(a.days_run for a in arms)])
         result = ExperimentResult(
@@ -260,28 +259,29 @@ class GraphMethod:
 def _context(
     workspace: str, *, platform: str, seed: int, k: int, proposals: int, loop_cap: int
 ) -> Context:
-    """The run's settings, set after construction so no ``RECTUNE_*`` variable of the shell
-    changes them (the Context fills fields left at their default from the environment)."""
-    from rectune.config import DEFAULT_RISK_THRESHOLD, Context
+    """The run's settings: the graph's defaults (risk threshold, LLM share, confirmation arm,
+    no model) but for what the benchmark fixes. Every field is set after construction, so no
+    ``RECTUNE_*`` variable of the shell changes them (the Context fills fields left at their
+    default from the environment)."""
+    from dataclasses import MISSING, fields
+
+    from rectune.config import Context
 
     ctx = Context(workspace=workspace, model="offline")
-    ctx.workspace = workspace
-    ctx.model = "offline"
-    for role in ("actor", "critic", "insight", "skill"):
-        setattr(ctx, f"{role}_model", None)
-    ctx.platform = platform
-    ctx.seed = seed
-    ctx.arms_per_ab = k
-    ctx.proposals_per_round = proposals
-    ctx.critic_loop_cap = loop_cap
-    ctx.approval_mode = "interrupt"
-    ctx.risk_threshold = DEFAULT_RISK_THRESHOLD
-    ctx.llm_share = 0.5
-    ctx.confirm_launch = True
-    ctx.single_agent = False
-    ctx.steering = ""
-    ctx.storage = "local"
-    ctx.days = None
-    ctx.traffic_per_arm = None
+    for f in fields(Context):
+        if f.default is not MISSING:
+            setattr(ctx, f.name, f.default)
+    given: dict[str, Any] = {
+        "workspace": workspace,
+        "model": "offline",
+        "platform": platform,
+        "seed": seed,
+        "arms_per_ab": k,
+        "proposals_per_round": proposals,
+        "critic_loop_cap": loop_cap,
+        "approval_mode": "interrupt",
+    }
+    for name, value in given.items():
+        setattr(ctx, name, value)
     ctx._validate()
     return ctx

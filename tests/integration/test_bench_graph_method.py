@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from rectune.bench.methods import ArmOutcome, make_method
+from rectune.agents.runtime import policy_settings
+from rectune.bench.graph_method import GraphMethod
+from rectune.bench.methods import ArmOutcome, EngineMethod, make_method
 from rectune.bench.runner import BenchSettings, OptimumInfo, problem_for, run_one
 from rectune.domain import (
     ArmResult,
@@ -93,10 +95,22 @@ def test_an_arm_stopped_early_is_read_alike() -> None:
     problem = problem_for(TASK)[0]
     fast = make_method("rectune", problem, 0, 2)
     graph = make_method("rectune-graph", problem, 0, 2)
+    # The fast path plays the graph's own policy settings (risk limit, LLM share, passes...).
+    assert isinstance(graph, GraphMethod) and isinstance(fast, EngineMethod)
+    assert policy_settings(graph._ctx) == fast.settings(2)
     for round_no in (1, 2, 3):
         picked = graph.ask(2)
+        assert len(picked) == 2
         assert picked == fast.ask(2), f"round {round_no}"
         outcomes = _measure(picked, round_no)
         fast.tell(outcomes)
         graph.tell(outcomes)
         assert graph.launch() == fast.launch(), f"round {round_no}"
+
+
+def test_a_synthetic_task_is_refused_with_the_reason() -> None:
+    from rectune.bench.synthetic import synthetic_task
+
+    problem = synthetic_task("synth_ridge:0").problem
+    with pytest.raises(ValueError, match="not a shipped skill"):
+        make_method("rectune-graph", problem, 0, 2)
