@@ -42,17 +42,22 @@ class RuleTexts(BaseModel):
 
 
 def skill(state: State, runtime: Runtime[Context]) -> Command[Literal["__end__"]]:
-    """Add and retire rules of this round's task as one skill version, reindex, finish."""
+    """Add, re-confirm and retire rules of this round's task as one skill version (none when
+    nothing changed), reindex, finish.
+
+    A rule the skill already holds is never added again: when this round's findings re-derive
+    it with new supporting experiments its evidence is refreshed in place (see
+    `rectune.memory.insight_stats.rule_changes`)."""
     ctx = runtime.context
     ports = ports_for(ctx)
     data = decode(state)
-    proposed = ports.insight.proposed_learning(data.task, data.findings)
+    proposed = ports.insight.proposed_learning(data.task, data.findings, round_no=data.round)
     fields: dict[str, Any] = {}
     degraded: list[Degradation] = []
     model = chat_model(ctx, "skill")
     if model is not None and proposed.add:
         rules, usage, wording = _polish(model, proposed.add)
-        proposed = Learning(add=rules, retire=proposed.retire)
+        proposed = Learning(add=rules, retire=proposed.retire, update=proposed.update)
         fields["token_usage"] = usage
         if wording:
             degraded.append(Degradation(where="skill", what=wording))

@@ -88,3 +88,10 @@ class LearnedRule(BaseModel):
     status: RuleStatus = RuleStatus.ACTIVE
     retired_reason: str | None = None
     source_task: str | None = None
+    confirmed_round: int | None = Field(
+        default=None, ge=0,
+        description="the last round whose insight re-derived the rule with new evidence",
+    )
+    confirmed_at: datetime | None = Field(
+        default=None, description="when the evidence was last refreshed (None: as added)"
+    )

@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,12 +51,14 @@ __all__ = [
     "Finding",
     "FindingKind",
     "InsightSettings",
+    "RuleChanges",
     "aggregate_findings",
     "analyze_task",
     "findings_to_rules",
     "harmful_moves",
     "parameter_concept",
     "replicated_wins",
+    "rule_changes",
     "sensitivity",
 ]
 
@@ -105,6 +107,11 @@ class Finding(BaseModel):
     significant: bool
     replicated: bool
     tasks: list[str] = Field(default_factory=list, description="for cross-task findings")
+    delta: dict[str, ConfigValue] | None = Field(
+        default=None,
+        description="for replicated wins: the configuration's change from the baseline, "
+        "which names the win whatever experiments re-test it",
+    )
     confounded_with: list[str] = Field(
         default_factory=list,
         description="knobs that moved together with `parameters` in the arms behind the "
@@ -456,6 +463,7 @@ def replicated_wins(
                 n_experiments=len(exps),
                 significant=False,
                 replicated=True,
+                delta=delta,
                 text=(
                     f"In {task}, the configuration {delta} won on {primary.name} in "
                     f"{len(wins)} separate experiments (pooled {pooled * 100:+.2f}%), with no "
@@ -563,28 +571,100 @@ def aggregate_findings(
     return out
 
 
-def _rule_id(f: Finding, params: Sequence[str]) -> str:
-    kind = {
-        FindingKind.SENSITIVITY: "sens",
-        FindingKind.HARMFUL_MOVE: "harm",
-        FindingKind.SUCCESSFUL_MOVE: "move",
-        FindingKind.REPLICATED_WIN: "win",
-        FindingKind.CROSS_TASK: "cross",
-    }[f.kind]
+_KINDS = {
+    FindingKind.SENSITIVITY: "sens",
+    FindingKind.HARMFUL_MOVE: "harm",
+    FindingKind.SUCCESSFUL_MOVE: "move",
+    FindingKind.REPLICATED_WIN: "win",
+    FindingKind.CROSS_TASK: "cross",
+}
+_RULE_ID = re.compile(
+    r"^R-(sens|harm|move|cross|win)-(.+)-([A-Za-z_][A-Za-z0-9_]*)-(pos|neg|na)(?:-\d+)?$"
+)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _rule_ids(f: Finding, params: Sequence[str]) -> list[str]:
+    """The id a rule for `f` gets, then the older ids that named the same statement.
+
+    A replicated win is named by its configuration (the delta from the baseline), so the
+    same configuration re-tested in more experiments stays one rule. Rules learned before
+    findings carried the delta were named by their experiments; that id is kept as an alias
+    so those rules are recognised (and updated) too.
+    """
+    kind = _KINDS[f.kind]
     sign = {1: "pos", -1: "neg", 0: "na"}[f.slope_sign]
-    body = "+".join(params) if f.kind is not FindingKind.REPLICATED_WIN else (
-        "cfg" + hashlib.sha256("|".join(sorted(f.experiment_ids)).encode()).hexdigest()[:8]
-    )
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", f"R-{kind}-{body}-{f.metric}-{sign}")
+
+    def make(body: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_.+-]", "_", f"R-{kind}-{body}-{f.metric}-{sign}")
+
+    if f.kind is not FindingKind.REPLICATED_WIN:
+        return [make("+".join(params))]
+    legacy = make("cfg" + _hash("|".join(sorted(f.experiment_ids))))
+    if f.delta is None:
+        return [legacy]
+    return [make("cfg" + _hash(config_key(f.delta))), legacy]
 
 
 def _rule_key(rule_id: str) -> tuple[str, str] | None:
-    # Our ids end in -<metric>-<pos|neg>; the part before is kind and parameters.
-    m = re.match(r"^R-(sens|harm|move|cross)-(.+)-([A-Za-z_][A-Za-z0-9_]*)-(pos|neg)(?:-\d+)?$",
-                 rule_id)
+    """``(statement, direction)`` of one of our ids: kind-free for the knob rules (one rule
+    per parameters, metric and direction, whatever detector found it), the configuration for
+    wins (which have no opposite); None for an id we did not mint."""
+    m = _RULE_ID.match(rule_id)
     if m is None:
         return None
-    return f"{m.group(2)}|{m.group(3)}", m.group(4)
+    kind, body, metric, sign = m.groups()
+    if kind == "win":
+        return f"win:{body}|{metric}", sign
+    if sign == "na":
+        return None
+    return f"{body}|{metric}", sign
+
+
+def _rule_kind(rule_id: str) -> str | None:
+    m = _RULE_ID.match(rule_id)
+    return None if m is None else m.group(1)
+
+
+def _evidence(f: Finding) -> RuleEvidence:
+    return RuleEvidence(
+        metric=f.metric,
+        effect=f.effect,
+        ci_low=f.ci_low,
+        ci_high=f.ci_high,
+        n_experiments=max(f.n_experiments, 1),
+    )
+
+
+def _confirmed(
+    rule: LearnedRule, f: Finding, at: datetime, round_no: int | None
+) -> LearnedRule | None:
+    """`rule` with the fresh evidence of `f` when `f` brings experiments the rule does not
+    cite yet; None when it only repeats what the rule already says.
+
+    The statement (id, text, parameters, constraint, when it was added) stays as learned:
+    only the support (experiments), the estimate and interval of the finding's metric, and
+    when it was confirmed change.
+    """
+    if _rule_kind(rule.id) != _KINDS[f.kind]:
+        return None  # another detector's effect is in other units; the rule stands as is
+    known = set(rule.experiment_ids)
+    if set(f.experiment_ids) <= known:
+        return None
+    evidence = [e for e in rule.evidence if e.metric != f.metric]
+    evidence.append(_evidence(f))
+    return rule.model_copy(
+        update={
+            "experiment_ids": [*rule.experiment_ids,
+                               *sorted(set(f.experiment_ids) - known)],
+            "evidence": sorted(evidence, key=lambda e: e.metric),
+            "confirmed_round": round_no,
+            "confirmed_at": at,
+        }
+    )
 
 
 def findings_to_rules(
@@ -594,19 +674,40 @@ def findings_to_rules(
     space: SearchSpace | None = None,
     now: datetime | None = None,
 ) -> tuple[list[LearnedRule], dict[str, str]]:
-    """The evidence gate: turn rule-worthy findings into new rules and retire contradicted ones.
+    """The new rules and the retirements of `rule_changes` (without the updates).
+
+    Returns:
+        ``(new_rules, retire)``: rules to append and ``{rule id: reason}`` for active rules a
+        significant finding now contradicts.
+    """
+    changes = rule_changes(findings, existing_rules, space=space, now=now)
+    return changes.new, changes.retire
+
+
+def rule_changes(
+    findings: Iterable[Finding],
+    existing_rules: Sequence[LearnedRule],
+    *,
+    space: SearchSpace | None = None,
+    now: datetime | None = None,
+    round_no: int | None = None,
+) -> RuleChanges:
+    """The evidence gate: turn rule-worthy findings into new rules, update the rules they
+    re-derive, and retire contradicted ones.
 
     Args:
         findings: Findings for one skill (its own and cross-task ones).
         existing_rules: The skill's current learned rules.
         space: When given, only parameters of this space are kept (cross-task findings name
             knobs of several tasks) and constraints are checked against it.
-        now: Timestamp of the new rules (default: now).
+        now: Timestamp of the new rules and of refreshed evidence (default: now).
+        round_no: The round learning this, recorded on the rules it confirms.
 
     Returns:
-        ``(new_rules, retire)``: rules to append, and ``{rule id: reason}`` for active rules a
-        significant finding now contradicts. Pass them to `SkillHub.add_rules` and
-        `SkillHub.retire_rules`.
+        ``(new_rules, retire, update)``: rules to append, ``{rule id: reason}`` for active
+        rules a significant finding now contradicts, and active rules re-derived with new
+        supporting experiments, with their evidence refreshed (same ids). A finding that only
+        repeats a rule's evidence changes nothing. Pass them to `SkillHub.apply_learning`.
     """
     at = now or utcnow()
     taken = {r.id for r in existing_rules}
@@ -618,19 +719,34 @@ def findings_to_rules(
             active_keys[key] = rid
     new: list[LearnedRule] = []
     retire: dict[str, str] = {}
+    update: dict[str, LearnedRule] = {}
+    done: set[tuple[str, str]] = set()  # statements this call already decided
     for f in sorted(findings, key=lambda f: (-abs(f.effect) / max(f.std_error, 1e-12), f.text)):
         if not f.rule_worthy:
             continue
         params = [p for p in f.parameters if space is None or p in space]
         if not params:
             continue
-        rid = _rule_id(f, params)
+        ids = _rule_ids(f, params)
+        rid = ids[0]
         key = _rule_key(rid)
         if key is not None:
-            if key in active_keys:
-                continue  # the same rule is already in force
+            held = next(
+                (active_keys[k] for k in map(_rule_key, ids) if k is not None and k in active_keys),
+                None,
+            )
+            if held is not None:
+                # The same statement is in force: refresh its evidence once, never copy it.
+                if key not in done and held in active and held not in update:
+                    fresh = _confirmed(active[held], f, at, round_no)
+                    if fresh is not None:
+                        update[held] = fresh
+                done.add(key)
+                continue
+            if key in done:
+                continue
             opposite = (key[0], "neg" if key[1] == "pos" else "pos")
-            if opposite in active_keys and f.significant:
+            if key[1] != "na" and opposite in active_keys and f.significant:
                 retire[active_keys[opposite]] = (
                     f"contradicted by a significant opposite effect ({f.text}) "
                     f"in experiments {', '.join(f.experiment_ids[:8])}"
@@ -647,15 +763,7 @@ def findings_to_rules(
             parameters=params,
             constraint=constraint,
             experiment_ids=f.experiment_ids or ["unknown"],
-            evidence=[
-                RuleEvidence(
-                    metric=f.metric,
-                    effect=f.effect,
-                    ci_low=f.ci_low,
-                    ci_high=f.ci_high,
-                    n_experiments=max(f.n_experiments, 1),
-                )
-            ],
+            evidence=[_evidence(f)],
             added_at=at,
             source_task=f.task,
         )
@@ -663,7 +771,17 @@ def findings_to_rules(
         taken.add(rid)
         if key is not None:
             active_keys[key] = rid
-    return new, retire
+            done.add(key)
+    # Evidence both ways in one round: the significant contradiction wins.
+    return RuleChanges(new, retire, [r for rid, r in update.items() if rid not in retire])
+
+
+class RuleChanges(NamedTuple):
+    """What the evidence gate decided for one skill (see `findings_to_rules`)."""
+
+    new: list[LearnedRule]
+    retire: dict[str, str]
+    update: list[LearnedRule]
 
 
 def _constraint(f: Finding, params: Sequence[str], space: SearchSpace | None) -> (

@@ -351,21 +351,34 @@ class SkillHub:
         reason: str,
         *,
         actor: str = "skill_agent",
+        update: Iterable[LearnedRule] = (),
     ) -> Skill:
-        """Add and retire learned rules as one agent change: one new version, or nothing.
+        """Add, re-confirm and retire learned rules as one agent change: one new version, or
+        nothing (when the result equals the current skill).
+
+        Args:
+            name: The skill.
+            add: New rules, appended.
+            retire: Rule id -> why it is retired.
+            reason: The version's reason.
+            actor: Who made the change.
+            update: Existing active rules with refreshed evidence (same id); the invariants
+                allow only the evidence fields to differ.
 
         Raises:
-            SkillError: an unknown rule to retire.
+            SkillError: an unknown rule to retire or update.
             SkillInvariantError: when the change breaks an invariant; nothing is written.
         """
         current = self.get(name)
-        unknown = sorted(set(retire) - {r.id for r in current.learned_rules})
+        fresh = {r.id: r for r in update}
+        known = {r.id for r in current.learned_rules}
+        unknown = sorted((set(retire) | set(fresh)) - known)
         if unknown:
             raise SkillError(f"skill {name!r}: no learned rules {unknown}")
         rules = [
             r.model_copy(update={"status": RuleStatus.RETIRED, "retired_reason": retire[r.id]})
             if r.id in retire and r.status is RuleStatus.ACTIVE
-            else r
+            else fresh.get(r.id, r)
             for r in current.learned_rules
         ]
         new = current.model_copy(update={"learned_rules": [*rules, *add]})

@@ -3,19 +3,23 @@
 People own the hard bounds, the metrics and guardrails, the baseline, the A/B defaults, the
 structure the optimizer relies on (effect scales, scale-invariant groups, monotone effects,
 deterministic metrics), the platform template and every hand-written section. An agent may
-only append learned rules, retire active ones, and tighten soft bounds (inside the current
-soft box, hence inside the hard bounds).
+only append learned rules, refresh the evidence of active ones (more supporting experiments,
+a new estimate, when it was confirmed), retire active ones, and tighten soft bounds (inside the
+current soft box, hence inside the hard bounds).
 """
 
 from __future__ import annotations
 
 from rectune.domain.parameters import CategoricalParameter, FloatParameter, IntParameter
-from rectune.domain.rules import RuleStatus
+from rectune.domain.rules import LearnedRule, RuleStatus
 from rectune.skillhub.model import Skill
 
 __all__ = ["agent_change_violations"]
 
 _Param = FloatParameter | IntParameter | CategoricalParameter
+
+# What re-deriving a rule may change: its support and estimate, never its statement.
+_EVIDENCE_FIELDS = {"experiment_ids", "evidence", "confirmed_round", "confirmed_at"}
 
 
 def agent_change_violations(old: Skill, new: Skill) -> list[str]:
@@ -163,13 +167,17 @@ def _rule_violations(old: Skill, new: Skill) -> list[str]:
             continue
         if r_old.status is RuleStatus.RETIRED and r_new.status is RuleStatus.ACTIVE:
             v.append(f"learned_rules.{r_old.id}: a retired rule may not be re-activated")
-        unchanged = r_old.model_dump(exclude={"status", "retired_reason"}) == r_new.model_dump(
-            exclude={"status", "retired_reason"}
-        )
+        fixed = {"status", "retired_reason"} | _EVIDENCE_FIELDS
+        unchanged = r_old.model_dump(exclude=fixed) == r_new.model_dump(exclude=fixed)
         if not unchanged:
             v.append(
-                f"learned_rules.{r_old.id}: an existing rule may only be retired, not edited"
+                f"learned_rules.{r_old.id}: an existing rule may only be retired or have its "
+                "evidence refreshed, not edited"
             )
+        elif r_old.model_dump(include=_EVIDENCE_FIELDS) != r_new.model_dump(
+            include=_EVIDENCE_FIELDS
+        ):
+            v.extend(_evidence_violations(r_old.id, r_old, r_new))
         if r_new.status is RuleStatus.RETIRED and not r_new.retired_reason:
             v.append(f"learned_rules.{r_old.id}: retiring a rule needs a retired_reason")
         if (
@@ -184,4 +192,17 @@ def _rule_violations(old: Skill, new: Skill) -> list[str]:
     appended = [r.id for r in new.learned_rules[len(kept) :]]
     if [r.id for r in new.learned_rules[: len(kept)]] != kept or set(appended) & set(old_ids):
         v.append("learned_rules: new rules must be appended after the existing ones")
+    return v
+
+
+def _evidence_violations(rid: str, old: LearnedRule, new: LearnedRule) -> list[str]:
+    """A refresh of a rule's evidence: only of an active rule, never losing support."""
+    v: list[str] = []
+    if old.status is not RuleStatus.ACTIVE or new.status is not RuleStatus.ACTIVE:
+        v.append(f"learned_rules.{rid}: only an active rule's evidence may be refreshed")
+    lost = sorted(set(old.experiment_ids) - set(new.experiment_ids))
+    if lost:
+        v.append(f"learned_rules.{rid}: supporting experiments may only be added (lost {lost})")
+    if new.confirmed_at is None:
+        v.append(f"learned_rules.{rid}: refreshed evidence needs confirmed_at")
     return v

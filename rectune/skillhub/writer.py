@@ -77,6 +77,10 @@ def render_learned_rules(rules: list[LearnedRule]) -> str:
         head = f"- **{r.id}** ({r.status.value}, added {r.added_at.date().isoformat()}"
         if r.source_task:
             head += f", from {r.source_task}"
+        if r.confirmed_at is not None:
+            head += f", confirmed {r.confirmed_at.date().isoformat()}"
+            if r.confirmed_round is not None:
+                head += f" in round {r.confirmed_round}"
         head += f"): {r.text}"
         if r.constraint is not None:
             head += f" Constraint: `{r.constraint}`."

@@ -86,5 +86,12 @@ def test_rederived_rules_are_updated_not_appended() -> None:
         # Rule ids, once learned, stay; later rounds only confirm them.
         for before, after in zip(seen, seen[1:], strict=False):
             assert after[: len(before)] == before
+        # One skill version per real change of the rules, none for a mere re-confirmation.
+        versions = hub.versions(TASK)
+        assert len(versions) <= 1 + 4
+        for a, b in zip(versions, versions[1:], strict=False):
+            old = hub.get_version(TASK, a.version).learned_rules
+            new = hub.get_version(TASK, b.version).learned_rules
+            assert old != new, f"version {b.version} ({b.reason}) changed no rule"
     finally:
         graph.close()
