@@ -9,6 +9,7 @@ evidence, writes no skill version.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -84,12 +85,12 @@ def test_rederived_rules_are_updated_not_appended() -> None:
         # No statement held twice: a suffixed copy of an existing id is the bug.
         assert not [i for i in ids if any(i.startswith(j + "-") for j in ids if j != i)], ids
         # Rule ids, once learned, stay; later rounds only confirm them.
-        for before, after in zip(seen, seen[1:], strict=False):
+        for before, after in itertools.pairwise(seen):
             assert after[: len(before)] == before
         # One skill version per real change of the rules, none for a mere re-confirmation.
         versions = hub.versions(TASK)
         assert len(versions) <= 1 + 4
-        for a, b in zip(versions, versions[1:], strict=False):
+        for a, b in itertools.pairwise(versions):
             old = hub.get_version(TASK, a.version).learned_rules
             new = hub.get_version(TASK, b.version).learned_rules
             assert old != new, f"version {b.version} ({b.reason}) changed no rule"

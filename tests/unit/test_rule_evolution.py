@@ -76,7 +76,8 @@ def test_knob_rules_update_and_still_retire_and_add() -> None:
     assert [r.id for r in flipped.new] == ["R-sens-div_mmr_lambda-topic_diversity-neg"]
     # A genuinely new statement is still added.
     other = _win(["e1", "e2"])
-    assert [r.id for r in rule_changes([other], [pos]).new][0].startswith("R-win-cfg")
+    [added] = rule_changes([other], [pos]).new
+    assert added.id.startswith("R-win-cfg")
 
 
 def test_hub_refreshes_evidence_as_one_version_and_refuses_other_edits(tmp_path: Path) -> None:
