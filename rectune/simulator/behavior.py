@@ -36,7 +36,7 @@ class BehaviorParams:
     click_quality: float = 0.25
     click_bait: float = 2.0
     click_fresh: float = 0.5
-    fatigue_scale: float = 0.55
+    fatigue_scale: float = 0.7
     fatigue_onset: float = 7.0
     dwell_bait: float = 1.1
     dwell_noise: float = 0.75

@@ -34,7 +34,10 @@ from rectune.domain import FloatParameter, IntParameter
 from rectune.simulator.oracle import ORACLE_USER_OFFSET, feasible, oracle_lifts
 from rectune.simulator.tasks import TASKS, TaskDefinition, get_task
 
-__all__ = ["OPTIMA_PATH", "SearchResult", "load_optima", "search_optimum"]
+__all__ = [
+    "OPTIMA_PATH", "SearchResult", "load_optima", "oracle_noise", "oracle_replicas",
+    "search_optimum",
+]
 
 OPTIMA_PATH = Path(__file__).with_name("optima.json")
 """The shipped table of cached optima (see the module docstring for its format)."""
@@ -204,15 +207,15 @@ def search_optimum(
     )
 
 
-def oracle_noise(
+def oracle_replicas(
     task: str, config: Mapping[str, float | int], *, seed: int = 0, n_users: int = 20_000,
     days: int = 7, replicas: int = 4,
-) -> float:
-    """Standard deviation of the oracle's primary lift of `config` across disjoint populations.
+) -> list[float]:
+    """The oracle's primary lift of `config` on `replicas` disjoint fresh populations.
 
-    The oracle measures a lift on a finite population with common random numbers; this is how
-    much that measurement moves when the population changes - the tolerance within which a
-    tested arm may "beat" the cached optimum.
+    The search picks its winner by the same measurements it reports, so its figure leans
+    high (the best of several noisy values); populations it never saw give an unbiased one,
+    and their spread is the tolerance within which a tested arm may "beat" the optimum.
     """
     from rectune.simulator.oracle import DEFAULT_PRE_DAYS, _sim
     from rectune.simulator.population import population_means, run_cohort
@@ -233,6 +236,17 @@ def oracle_noise(
             [t.primary.name],
         )
         values.append(cfg[t.primary.name] / base[t.primary.name] - 1.0)
+    return values
+
+
+def oracle_noise(
+    task: str, config: Mapping[str, float | int], *, seed: int = 0, n_users: int = 20_000,
+    days: int = 7, replicas: int = 4,
+) -> float:
+    """Standard deviation of the oracle's primary lift of `config` across disjoint populations
+    (see `oracle_replicas`)."""
+    values = oracle_replicas(task, config, seed=seed, n_users=n_users, days=days,
+                             replicas=replicas)
     return float(np.std(values, ddof=1))
 
 
@@ -249,8 +263,9 @@ def build_table(
     """Search every task and return the table written to `optima.json`.
 
     Format: ``{"seed", "days", "pre_days", "model_fingerprint", "built_at", "tasks": {task:
-    {"config", "lifts", "primary_metric", "primary_lift", "oracle_noise", "evaluations",
-    "seconds", "method", "finalists": [[lift, feasible, config], ...]}}}``.
+    {"config", "lifts", "primary_metric", "primary_lift", "oracle_noise", "replica_lifts",
+    "replica_mean", "evaluations", "seconds", "method", "finalists": [[lift, feasible,
+    config], ...]}}}``; ``replica_mean`` is the unbiased figure (`oracle_replicas`).
     """
     from rectune.simulator.oracle import DEFAULT_PRE_DAYS, model_fingerprint
 
@@ -266,11 +281,14 @@ def build_table(
         t0 = time.perf_counter()
         res = search_optimum(task, seed, budget=budget, search_users=search_users,
                              final_users=final_users, days=days)
-        noise = oracle_noise(task, res.config, seed=seed, n_users=final_users, days=days)
+        replicas = oracle_replicas(task, res.config, seed=seed, n_users=final_users, days=days)
+        noise = float(np.std(replicas, ddof=1))
         entry = asdict(res)
         entry.pop("task")
         entry["primary_metric"] = get_task(task).primary.name
         entry["oracle_noise"] = noise
+        entry["replica_lifts"] = replicas
+        entry["replica_mean"] = float(np.mean(replicas))
         entry["seconds"] = round(time.perf_counter() - t0, 1)
         entry["finalists"] = entry.pop("top")
         out["tasks"][task] = entry
@@ -284,9 +302,12 @@ if __name__ == "__main__":  # pragma: no cover - the table is rebuilt by hand
 
     ap = argparse.ArgumentParser(description="Rebuild rectune/simulator/optima.json")
     ap.add_argument("--budget", type=int, default=240)
+    ap.add_argument("--search-users", type=int, default=4_000)
+    ap.add_argument("--final-users", type=int, default=20_000)
     ap.add_argument("--tasks", nargs="*", default=list(TASKS))
     ap.add_argument("--out", default=str(OPTIMA_PATH))
     a = ap.parse_args()
-    table = build_table(budget=a.budget, tasks=a.tasks)
+    table = build_table(budget=a.budget, tasks=a.tasks, search_users=a.search_users,
+                        final_users=a.final_users)
     Path(a.out).write_text(json.dumps(table, indent=1) + "\n")
     print(json.dumps({k: v["primary_lift"] for k, v in table["tasks"].items()}))

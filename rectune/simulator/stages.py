@@ -41,12 +41,12 @@ F32 = NDArray[np.float32]
 RERANK_WINDOW = 32
 """How many top-ranked candidates the re-ranker chooses the page from."""
 
-PRE_UNITS = {"click": 0.4, "dwell": 16.0, "quality": 24.0, "fresh": 16.0}
+PRE_UNITS = {"click": 0.4, "dwell": 32.0, "quality": 24.0, "fresh": 64.0}
 """Units of the pre-ranking heads: a knob value of 1 weighs the head this much against the
 retrieval score. Chosen so the shipped production configuration is a decently tuned one, as
 in a system whose engineers have tuned it by hand (the best reachable lift stays small)."""
 
-RANK_UNITS = {"dwell": 2.0, "like": 0.3, "share": 0.3, "negative": 0.3}
+RANK_UNITS = {"dwell": 2.0, "like": 0.18, "share": 0.3, "negative": 1.7}
 """Units of the ranking heads in the fused score (nats per unit of knob), chosen likewise."""
 
 

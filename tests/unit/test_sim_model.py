@@ -84,7 +84,7 @@ def test_pages_are_full_and_costs_track_the_cut(sim: Simulator) -> None:
     agg = cohort.aggregates["exp"]
     assert (agg[:, Col.IMPRESSIONS] == PAGE_SIZE * agg[:, Col.REQUESTS]).all()
     cost = agg[:, Col.COST].sum() / agg[:, Col.REQUESTS].sum()
-    assert cost == pytest.approx(150, rel=0.02)
+    assert cost == pytest.approx(100, rel=0.02)
     wide = sim.cohort(np.arange(500), seed=1)
     wide.run_day(stack_for("value_based_retrieval", {"vbr_candidate_cut": 300}), "exp")
     w = wide.aggregates["exp"]

@@ -44,7 +44,8 @@ def test_clickbait_heavy_fusion_raises_negative_feedback_and_loses_dwell() -> No
 
 def test_a_wider_candidate_cut_costs_serving() -> None:
     lift = lifts("value_based_retrieval", {"vbr_candidate_cut": 300})
-    assert lift["serving_cost"] == pytest.approx(1.0, abs=0.03)
+    production = int(PRODUCTION["vbr_candidate_cut"])
+    assert lift["serving_cost"] == pytest.approx(300 / production - 1.0, abs=0.03)
     assert not feasible(get_task("value_based_retrieval"), lift)
 
 
