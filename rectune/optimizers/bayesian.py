@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rectune.domain import CategoricalParameter, Config
+from rectune.domain import CategoricalParameter, Config, IntParameter
 from rectune.optimizers._threads import single_blas_thread
 from rectune.optimizers.acquisition import (
     P_GUARDRAILS,
@@ -106,6 +106,11 @@ class BayesianProposer:
             most `first_round_z` standard deviations of prior spread (1.5: three times the
             tightest guardrail threshold by default).
         first_round_z: See `first_round_loss`.
+        first_round_guard: Multiple of each guardrail's threshold a first-round arm may move
+            that guardrail by with at most `first_round_z` prior standard deviations: a step
+            that moves the primary little can still move a sensitive guardrail past its
+            limit (doubling the fusion's dwell weight shifts topic diversity by several
+            percent), and the monitor stopping such an arm is harm users already paid for.
         p_guardrails: Probability that every guardrail holds an exploratory arm needs.
         p_within_loss: Probability that its objective loss stays within the arm-loss limit.
         region_init: Half side of the explorable boxes after the first round of results.
@@ -130,6 +135,7 @@ class BayesianProposer:
     cold_step: float = 0.12
     first_round_loss: float = 1.5
     first_round_z: float = 2.0
+    first_round_guard: float = 1.0
     p_guardrails: float = P_GUARDRAILS
     p_within_loss: float = P_WITHIN_LOSS
     region_init: float = 0.2
@@ -204,10 +210,16 @@ class BayesianProposer:
     def first_step(self, problem: TuningProblem) -> float:
         """The first round's step (fraction of a soft range): `cold_step`, or less when
         `first_round_z` prior standard deviations of the objective at that distance exceed
-        `first_round_loss` times the arm-loss limit."""
+        `first_round_loss` times the arm-loss limit, or those of a guardrail exceed
+        `first_round_guard` times its threshold (deterministic guardrails are exact and
+        enforced as bounds instead)."""
         weights = problem.objective_weights
         scale = float(np.sqrt(sum((w * problem.prior_scale(n)) ** 2 for n, w in weights.items())))
         cap = self.first_round_loss * problem.arm_loss_limit / (self.first_round_z * scale)
+        for g in problem.guardrails:
+            if g.guardrail_threshold and problem.structure.deterministic_for(g.name) is None:
+                room = self.first_round_guard * abs(g.guardrail_threshold)
+                cap = min(cap, room / (self.first_round_z * problem.prior_scale(g.name)))
         # growth(d) = d + d^2 / 2 = cap, solved for the distance d in steps.
         d = -1.0 + float(np.sqrt(1.0 + 2.0 * cap))
         return float(min(self.cold_step, max(d * STEP, 0.01)))
@@ -252,6 +264,13 @@ class BayesianProposer:
                     sign = sign if attempt == 0 else -sign
                     step = cold_step if sign > 0 else -cold_step
                     x[c] = float(np.clip(base[c] + step, lo[c], hi[c]))
+                    if isinstance(p, IntParameter):
+                        # A step smaller than one unit rounds back to production: take the
+                        # smallest real move instead of dropping the knob from the round.
+                        moved = int(problem.baseline[p.name]) + (1 if step > 0 else -1)
+                        unit = enc.encode({**problem.baseline, p.name: moved})[c]
+                        if abs(x[c] - base[c]) < abs(unit - base[c]):
+                            x[c] = float(np.clip(unit, lo[c], hi[c]))
                 cfg = enc.decode(x)
                 if keep.admit(cfg):
                     out.append(cfg)
