@@ -210,16 +210,22 @@ class BayesianProposer:
     def first_step(self, problem: TuningProblem) -> float:
         """The first round's step (fraction of a soft range): `cold_step`, or less when
         `first_round_z` prior standard deviations of the objective at that distance exceed
-        `first_round_loss` times the arm-loss limit, or those of a guardrail exceed
-        `first_round_guard` times its threshold (deterministic guardrails are exact and
-        enforced as bounds instead)."""
+        `first_round_loss` times the arm-loss limit, or those of a guardrail whose effect
+        scale the skill declares exceed `first_round_guard` times its threshold
+        (deterministic guardrails are exact and enforced as bounds instead)."""
         weights = problem.objective_weights
         scale = float(np.sqrt(sum((w * problem.prior_scale(n)) ** 2 for n, w in weights.items())))
         cap = self.first_round_loss * problem.arm_loss_limit / (self.first_round_z * scale)
         for g in problem.guardrails:
-            if g.guardrail_threshold and problem.structure.deterministic_for(g.name) is None:
+            # Only a declared scale says how sensitive the guardrail is; the fallback scale
+            # is the threshold itself, which would cap every undeclared task's first steps.
+            declared = problem.structure.effect_scale(g.name)
+            if (
+                g.guardrail_threshold and declared
+                and problem.structure.deterministic_for(g.name) is None
+            ):
                 room = self.first_round_guard * abs(g.guardrail_threshold)
-                cap = min(cap, room / (self.first_round_z * problem.prior_scale(g.name)))
+                cap = min(cap, room / (self.first_round_z * declared))
         # growth(d) = d + d^2 / 2 = cap, solved for the distance d in steps.
         d = -1.0 + float(np.sqrt(1.0 + 2.0 * cap))
         return float(min(self.cold_step, max(d * STEP, 0.01)))
