@@ -419,6 +419,7 @@ def plot(data: dict[str, Any], summary: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     tasks = list(summary["curves"])
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
@@ -437,7 +438,8 @@ def plot(data: dict[str, Any], summary: dict[str, Any], path: Path) -> None:
         ax.axhline(90, color="grey", lw=0.6, ls=":")
         ax.set_title(task)
         ax.set_xlabel("round")
-        ax.set_ylabel("launched config: % of oracle optimum")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("launched config: % of oracle optimum (mean, 95% CI)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
