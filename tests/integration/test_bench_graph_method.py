@@ -7,18 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from fake_results import arm_outcome
 
 from rectune.agents.runtime import policy_settings
 from rectune.bench.graph_method import GraphMethod
 from rectune.bench.methods import ArmOutcome, EngineMethod, make_method
 from rectune.bench.runner import BenchSettings, OptimumInfo, problem_for, run_one
 from rectune.domain import (
-    ArmResult,
     Config,
-    GuardrailOutcome,
-    GuardrailVerdict,
-    MetricResult,
     MetricRole,
+    MetricSpec,
     config_key,
 )
 
@@ -58,35 +56,14 @@ def _measure(configs: Sequence[Config], round_no: int) -> list[ArmOutcome]:
     for j, config in enumerate(configs):
         stopped = round_no == 1 and j == 1
         digest = hashlib.sha256(config_key(config).encode()).digest()
-        metrics = {}
-        verdicts = []
-        for i, m in enumerate(problem.metrics):
-            lift = (digest[i] - 128) / 128 * 0.02
+
+        def lift(i: int, m: MetricSpec, stopped: bool = stopped, digest: bytes = digest) -> float:
             if stopped and m.role is MetricRole.GUARDRAIL:
-                lift = -0.05 if m.sign > 0 else 0.05
-            metrics[m.name] = MetricResult(
-                metric=m.name, control_mean=1.0, treatment_mean=1.0 + lift,
-                relative_lift=lift, ci_low=lift - 0.01, ci_high=lift + 0.01, p_value=0.5,
-            )
-            if m.role is MetricRole.GUARDRAIL:
-                assert m.guardrail_threshold is not None
-                breached = stopped
-                verdicts.append(
-                    GuardrailVerdict(
-                        metric=m.name, direction=m.direction, threshold=m.guardrail_threshold,
-                        lift=lift, bound=lift - 0.01 * m.sign, alpha=0.05,
-                        p_value=0.9 if breached else 0.01,
-                        outcome=GuardrailOutcome.BREACHED if breached else GuardrailOutcome.PASSED,
-                        breached_on_day=1 if breached else None,
-                    )
-                )
-        result = ArmResult(
-            arm=f"arm{j + 1}", metrics=metrics, aborted=stopped,
-            abort_reason="guardrail breached" if stopped else None,
-            days_run=1 if stopped else 3, days_planned=3, stopped_early=stopped,
-            guardrails=verdicts,
-        )
-        out.append(ArmOutcome(config=dict(config), result=result))
+                return -0.05 if m.sign > 0 else 0.05
+            return (digest[i] - 128) / 128 * 0.02
+
+        out.append(arm_outcome(config, f"arm{j + 1}", problem.metrics, lift,
+                               half_width=0.01, p_value=0.5, stopped=stopped))
     return out
 
 

@@ -13,17 +13,15 @@ import itertools
 from collections.abc import Sequence
 
 import pytest
+from fake_results import arm_outcome
 
 from rectune.bench.graph_method import GraphMethod
 from rectune.bench.methods import ArmOutcome, make_method
 from rectune.bench.runner import problem_for
 from rectune.domain import (
-    ArmResult,
     Config,
-    GuardrailOutcome,
-    GuardrailVerdict,
-    MetricResult,
     MetricRole,
+    MetricSpec,
     config_key,
 )
 from rectune.skillhub import SkillHub
@@ -40,30 +38,14 @@ def _measure(configs: Sequence[Config]) -> list[ArmOutcome]:
     out = []
     for j, config in enumerate(configs):
         digest = hashlib.sha256(config_key(config).encode()).digest()
-        metrics = {}
-        verdicts = []
-        for i, m in enumerate(problem.metrics):
+
+        def lift(i: int, m: MetricSpec, digest: bytes = digest) -> float:
             if m.role is MetricRole.PRIMARY:
-                lift = 0.03 + digest[i] / 255 * 0.01
-            else:
-                lift = (digest[i] - 128) / 128 * 0.002 * (1 if m.sign > 0 else -1) + 0.001 * m.sign
-            metrics[m.name] = MetricResult(
-                metric=m.name, control_mean=1.0, treatment_mean=1.0 + lift,
-                relative_lift=lift, ci_low=lift - 0.005, ci_high=lift + 0.005, p_value=0.01,
-            )
-            if m.role is MetricRole.GUARDRAIL:
-                assert m.guardrail_threshold is not None
-                verdicts.append(
-                    GuardrailVerdict(
-                        metric=m.name, direction=m.direction, threshold=m.guardrail_threshold,
-                        lift=lift, bound=lift - 0.005 * m.sign, alpha=0.05, p_value=0.01,
-                        outcome=GuardrailOutcome.PASSED, breached_on_day=None,
-                    )
-                )
-        result = ArmResult(
-            arm=f"arm{j + 1}", metrics=metrics, days_run=3, days_planned=3, guardrails=verdicts,
-        )
-        out.append(ArmOutcome(config=dict(config), result=result))
+                return 0.03 + digest[i] / 255 * 0.01
+            return (digest[i] - 128) / 128 * 0.002 * (1 if m.sign > 0 else -1) + 0.001 * m.sign
+
+        out.append(arm_outcome(config, f"arm{j + 1}", problem.metrics, lift,
+                               half_width=0.005, p_value=0.01))
     return out
 
 
