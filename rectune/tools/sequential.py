@@ -9,14 +9,15 @@ O'Brien-Fleming-type function ``alpha(t) = 2 - 2 * Phi(z_{1-alpha/2} / sqrt(t))`
 nothing on day one (when a noisy arm would be stopped by chance), most of it late.
 
 The null hypothesis of one guardrail is "the true lift sits exactly at the threshold"; the
-statistic at look k is ``z_k = (lift_k - threshold) / se_k`` signed so that positive is
-harmful, and the arm is stopped at the first look with ``z_k >= c_k``. The boundaries
-``c_1..c_K`` are found by the recursive numerical integration of Armitage, McPherson and Rowe
-over the Brownian-motion approximation of the score, with the information fractions ``t_k``
-the platform predicts for each day from its production pilot (per metric: per-user metrics
-average over days, so information does not grow linearly in days). Then, at the threshold,
-the chance of a stop at any look is ``alpha`` (a unit test checks the boundaries against
-published values and by simulation).
+statistic at look k is ``z_k = (log(1 + lift_k) - log(1 + threshold)) / (se_k / (1 + lift_k))``
+signed so that positive is harmful (the log ratio, because the raw lift of heavy-tailed
+metrics is skewed towards harm: `rectune.tools.verdicts.harm_z`), and the arm is stopped at
+the first look with ``z_k >= c_k``. The boundaries ``c_1..c_K`` are found by the recursive
+numerical integration of Armitage, McPherson and Rowe over the Brownian-motion approximation
+of the score, with the information fractions ``t_k`` the platform predicts for each day from
+its production pilot (per metric: per-user metrics average over days, so information does
+not grow linearly in days). Then, at the threshold, the chance of a stop at any look is
+``alpha`` (a unit test checks the boundaries against published values and by simulation).
 
 Example:
     >>> [round(c, 3) for c in spending_bounds([0.2, 0.4, 0.6, 0.8, 1.0], 0.025)]
@@ -36,6 +37,7 @@ from scipy import stats as sps
 from scipy.optimize import brentq
 
 from rectune.domain import MetricSpec
+from rectune.tools.verdicts import harm_z
 
 __all__ = [
     "GuardrailLook",
@@ -127,7 +129,8 @@ class GuardrailLook:
     Attributes:
         metric: Guardrail metric name.
         lift: Current relative lift estimate.
-        z: ``(lift - threshold) / se``, signed so that positive means past the threshold.
+        z: Distance past the threshold in standard errors on the log-ratio scale
+            (`rectune.tools.verdicts.harm_z`); positive means past the threshold.
         boundary: The look's group-sequential boundary ``c_k``.
         breached: Whether the arm crossed the boundary at this look.
     """
@@ -148,9 +151,5 @@ def look_guardrail(spec: MetricSpec, lift: float, se: float, boundary: float) ->
         se: Its standard error.
         boundary: This look's boundary from `spending_bounds`.
     """
-    if spec.guardrail_threshold is None:
-        raise ValueError(f"metric {spec.name!r} is not a guardrail")
-    excess = -spec.sign * (lift - spec.guardrail_threshold)
-    no_noise = math.inf if excess > 0 else -math.inf if excess < 0 else 0.0
-    z = excess / se if se > 0 else no_noise
+    z = harm_z(spec, lift, se)
     return GuardrailLook(spec.name, lift, z, boundary, bool(z >= boundary))

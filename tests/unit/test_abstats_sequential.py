@@ -9,6 +9,7 @@ import pytest
 
 from rectune.domain import Direction, MetricRole, MetricSpec
 from rectune.tools.sequential import look_guardrail, obrien_fleming_spending, spending_bounds
+from rectune.tools.stats import compare_means
 
 GUARD = MetricSpec(
     name="clicks", role=MetricRole.GUARDRAIL, direction=Direction.INCREASE,
@@ -60,7 +61,9 @@ def test_stops_most_arms_three_standard_errors_past_the_limit() -> None:
 def test_look_is_signed_by_the_guardrail_direction() -> None:
     assert look_guardrail(GUARD, -0.05, 0.01, 2.0).breached
     assert not look_guardrail(GUARD, 0.05, 0.01, 2.0).breached
-    assert look_guardrail(GUARD, -0.03, 0.01, 2.0).z == pytest.approx(2.0)
+    # On the log-ratio scale: (log 0.99 - log 0.97) / (0.01 / 0.97).
+    want = (math.log(0.99) - math.log(0.97)) / (0.01 / 0.97)
+    assert look_guardrail(GUARD, -0.03, 0.01, 2.0).z == pytest.approx(want)
     neg = GUARD.model_copy(
         update={"name": "negative_rate", "direction": Direction.DECREASE,
                 "guardrail_threshold": 0.03}
@@ -77,3 +80,24 @@ def test_bad_inputs_are_refused() -> None:
         spending_bounds([1.0], 1.5)
     with pytest.raises(ValueError, match="not a guardrail"):
         look_guardrail(GUARD.model_copy(update={"guardrail_threshold": None}), 0.0, 0.01, 2.0)
+
+
+def test_log_ratio_holds_the_one_sided_level_on_heavy_tailed_users() -> None:
+    """Lognormal users (CV 2, like the world's dwell): the raw lift's harmful tail is long.
+
+    Both arms share one distribution and the threshold is the truth (0), so every rejection
+    at one look with the single-look bound z >= 1.96 (level 2.5%) is a false stop. The raw
+    statistic overshoots its level; the log ratio's must stay within binomial noise of it.
+    """
+    rng = np.random.default_rng(7)
+    runs, n, sigma = 4000, 1500, math.sqrt(math.log(5.0))  # CV^2 = e^sigma^2 - 1 = 4
+    raw = logged = 0
+    spec = GUARD.model_copy(update={"guardrail_threshold": 0.0})
+    for _ in range(runs):
+        c, t = rng.lognormal(0.0, sigma, n), rng.lognormal(0.0, sigma, n)
+        cmp = compare_means(c, t)
+        raw += -cmp.lift / cmp.se >= 1.96
+        logged += look_guardrail(spec, cmp.lift, cmp.se, 1.96).breached
+    sd = math.sqrt(0.025 * 0.975 / runs)
+    assert raw / runs > 0.025 + 2 * sd  # the defect the log scale removes
+    assert abs(logged / runs - 0.025) < 3 * sd
