@@ -13,8 +13,14 @@ setting needs and that library does not offer:
 - **Gradients of the posterior with respect to the inputs**, so the acquisition can be
   optimized by L-BFGS over the whole soft box instead of being evaluated on a random pool.
 
-The kernel is Matern-5/2 with one length scale per input (ARD) times a signal variance; the
-mean is a constant estimated by generalized least squares. `tests/unit/test_gp.py` checks the
+The kernel is Matern-5/2 with one length scale per input (ARD) times a signal variance, plus
+an optional fixed linear term anchored at one point (``sum_j v_j (x_j - a_j)(x'_j - a_j)``):
+the slopes a prior says a knob may have. Without it, a few small noisy steps from production
+are explained as noise around a flat function - the Matern term with its long length scales
+gives a step of a twentieth of the box a prior effect hundreds of times smaller than a skill
+declares - and the posterior at a measured arm stays pinned to zero whatever it measured.
+The linear term is not fitted (too few points to learn it); the Matern hyperparameters are.
+The mean is a constant estimated by generalized least squares. `tests/unit/test_gp.py` checks the
 posterior and the likelihood against scikit-learn on a diagonal-noise problem.
 """
 
@@ -90,6 +96,9 @@ class ExactGP:
         y: Targets (already transformed: the class does not rescale them).
         noise: Noise covariance of `y`, (n, n), or its diagonal, (n,).
         prior: Hyperparameter priors.
+        linear: Prior variance of the slope along each input (units of `y` per unit of
+            input, squared), or None for no linear term.
+        anchor: The point the linear term is zero at (default: the first row of `x`).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -102,7 +111,14 @@ class ExactGP:
     """
 
     def __init__(
-        self, x: FloatArray, y: FloatArray, noise: FloatArray, prior: HyperPrior | None = None
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        noise: FloatArray,
+        prior: HyperPrior | None = None,
+        *,
+        linear: FloatArray | None = None,
+        anchor: FloatArray | None = None,
     ) -> None:
         self.x = np.asarray(x, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
@@ -112,6 +128,11 @@ class ExactGP:
         if self.noise.shape != (n, n) or self.y.shape != (n,):
             raise ValueError(f"ExactGP: {n} inputs, {self.y.shape} targets, noise {noise.shape}")
         self.prior = prior or HyperPrior()
+        self.linear = None if linear is None else np.asarray(linear, dtype=np.float64)
+        if self.linear is not None and self.linear.shape != (self.dim,):
+            raise ValueError(f"ExactGP: linear variances {self.linear.shape}, inputs {self.dim}")
+        a = self.x[0] if anchor is None and n else anchor
+        self.anchor = np.zeros(self.dim) if a is None else np.asarray(a, dtype=np.float64)
         self.length_scales = np.full(self.dim, math.exp(self.prior.loc(self.dim)))
         self.variance = math.exp(self.prior.var_loc)
         self.mean = 0.0
@@ -119,9 +140,21 @@ class ExactGP:
 
     # ----------------------------------------------------------------- fitting
 
+    def _lin(self, a: FloatArray, b: FloatArray) -> FloatArray:
+        """The fixed linear term between rows of `a` and `b` (zeros without one)."""
+        if self.linear is None:
+            return np.zeros((a.shape[0], b.shape[0]))
+        return np.asarray(((a - self.anchor) * self.linear) @ (b - self.anchor).T)
+
+    def _lin_var(self, xq: FloatArray) -> FloatArray:
+        if self.linear is None:
+            return np.zeros(xq.shape[0])
+        return np.asarray(np.sum((xq - self.anchor) ** 2 * self.linear, axis=1))
+
     def _cov(self, ls: FloatArray, var: float) -> tuple[FloatArray, FloatArray, FloatArray]:
         k, d = matern52(self.x, self.x, ls)
-        return var * k + self.noise + _JITTER * np.eye(len(self.y)), k, d
+        fixed = self.noise + self._lin(self.x, self.x) + _JITTER * np.eye(len(self.y))
+        return var * k + fixed, k, d
 
     def _gls_mean(self, chol: tuple[FloatArray, bool]) -> float:
         ones = np.ones_like(self.y)
@@ -202,10 +235,11 @@ class ExactGP:
     def predict(self, xq: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Posterior mean and variance of the latent function at the rows of `xq`."""
         k, _ = matern52(xq, self.x, self.length_scales)
-        k = self.variance * k
+        k = self.variance * k + self._lin(xq, self.x)
         mean = self.mean + k @ self._alpha
         v = solve_triangular(self._chol[0], k.T, lower=True)
-        var = np.maximum(self.variance - np.sum(v * v, axis=0), 1e-12 * self.variance)
+        prior_var = self.variance + self._lin_var(xq)
+        var = np.maximum(prior_var - np.sum(v * v, axis=0), 1e-12 * self.variance)
         return np.asarray(mean, dtype=np.float64), np.asarray(var, dtype=np.float64)
 
     def predict_with_grad(
@@ -217,16 +251,22 @@ class ExactGP:
             ``(mean, var, dmean, dvar)``; the gradients are (points, dim).
         """
         kc, d = matern52(xq, self.x, self.length_scales)
-        k = self.variance * kc
+        k = self.variance * kc + self._lin(xq, self.x)
         rr = np.sqrt(np.sum(d * d, axis=-1))
         # d k / d xq = -(5/3) var (1 + sqrt5 r) exp(-sqrt5 r) (xq - x) / l^2
         g = -(5.0 / 3.0) * self.variance * (1.0 + _SQRT5 * rr) * np.exp(-_SQRT5 * rr)
         dk = g[:, :, None] * d / self.length_scales  # (q, n, dim)
+        prior_var = np.full(xq.shape[0], self.variance)
+        dprior = np.zeros_like(xq)
+        if self.linear is not None:
+            dk = dk + ((self.x - self.anchor) * self.linear)[None, :, :]
+            prior_var = prior_var + self._lin_var(xq)
+            dprior = 2.0 * (xq - self.anchor) * self.linear
         mean = self.mean + k @ self._alpha
         dmean = np.einsum("qnd,n->qd", dk, self._alpha)
         kinv_k = cho_solve(self._chol, k.T)  # (n, q)
-        var = self.variance - np.sum(k.T * kinv_k, axis=0)
-        dvar = -2.0 * np.einsum("qnd,nq->qd", dk, kinv_k)
+        var = prior_var - np.sum(k.T * kinv_k, axis=0)
+        dvar = dprior - 2.0 * np.einsum("qnd,nq->qd", dk, kinv_k)
         small = var < 1e-12 * self.variance
         var = np.where(small, 1e-12 * self.variance, var)
         dvar[small] = 0.0
@@ -240,10 +280,11 @@ class ExactGP:
     def posterior_cov(self, xq: FloatArray) -> FloatArray:
         """Joint posterior covariance of the latent function at the rows of `xq`."""
         k, _ = matern52(xq, self.x, self.length_scales)
-        k = self.variance * k
+        k = self.variance * k + self._lin(xq, self.x)
         v = solve_triangular(self._chol[0], k.T, lower=True)
         kq, _ = matern52(xq, xq, self.length_scales)
-        return np.asarray(self.variance * kq - v.T @ v, dtype=np.float64)
+        prior = self.variance * kq + self._lin(xq, xq)
+        return np.asarray(prior - v.T @ v, dtype=np.float64)
 
     def loo_z(self) -> FloatArray:
         """Standardized leave-one-out residuals (closed form, noise included)."""
@@ -265,6 +306,8 @@ class ExactGP:
         out.dim = self.dim
         out.noise = noise
         out.prior = self.prior
+        out.linear = self.linear
+        out.anchor = self.anchor
         out.length_scales = self.length_scales
         out.variance = self.variance
         out._factor()

@@ -170,6 +170,29 @@ def _direct_p_feasible(
     return out
 
 
+def _direct_p_better(
+    problem: TuningProblem, history: Sequence[Observation], configs: list[Config]
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """P(the objective beats production) from each configuration's own arms alone, pooled by
+    inverse variance (1 where its arms did not measure every primary)."""
+    out = np.ones(len(configs))
+    index = {config_key(c): i for i, c in enumerate(configs)}
+    weights = problem.objective_weights
+    rows: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for o in history:
+        i = index.get(o.key)
+        if i is None or o.transferred or any(n not in o.metrics for n in weights):
+            continue
+        lift = sum(w * o.metrics[n].lift for n, w in weights.items())
+        var = sum((w * o.metrics[n].se) ** 2 for n, w in weights.items())
+        rows[i].append((lift, max(var, 1e-12)))
+    for i, arms in rows.items():
+        w = sum(1.0 / v for _, v in arms)
+        mean = sum(x / v for x, v in arms) / w
+        out[i] = float(norm.cdf(mean * math.sqrt(w)))
+    return out
+
+
 def _confirmation(
     problem: TuningProblem,
     config: Config,
@@ -221,6 +244,7 @@ def recommend_launch(
     confirm_min_arms: int = 2,
     confirm_promising: bool = True,
     replicate_above: float = 0.9,
+    own_evidence: bool = True,
 ) -> LaunchRecommendation:
     """The configuration to ship after the rounds in `history`.
 
@@ -244,6 +268,10 @@ def recommend_launch(
             for a replicate; the default (equal to `min_p_feasible`'s default) never does,
             because on the benchmark it did not prevent a single breaching launch and cost
             value (see `docs/benchmarks.md`).
+        own_evidence: Judge "better than production" on the configuration's own arms too
+            (the smaller of the two probabilities): the surrogate's linear term pools a
+            configuration with its mirror image on the other side of production, and a
+            launch must not rest on that extrapolation alone.
 
     Returns:
         The recommendation; production when no tested configuration qualifies.
@@ -278,6 +306,8 @@ def recommend_launch(
     p_feas = np.minimum(p_feas, _direct_p_feasible(problem, history, configs))
     p_feas[0] = 1.0
     p_better = np.asarray(norm.cdf(obj / np.maximum(obj_sd, 1e-12)), dtype=np.float64)
+    if own_evidence:
+        p_better = np.minimum(p_better, _direct_p_better(problem, history, configs))
     p_better[0] = 0.0
     counts: dict[str, int] = defaultdict(int)
     for o in history:

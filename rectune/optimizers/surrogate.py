@@ -16,6 +16,11 @@ BoTorch's recipe, on `rectune.optimizers.gp.ExactGP`, one model per metric:
   arm, so with equal traffic half of each one's error variance is common;
 - **log-normal priors on the length scales** with several restarts (MAP, not maximum
   likelihood);
+- **a fixed linear term from the skill's effect scale** (`slope_prior`): each knob's slope
+  has a prior standard deviation of a multiple of the metric's scale per step (a fifth of
+  the soft box),
+  so a measured small step moves the posterior and its trend carries to the next round
+  instead of being absorbed as noise around a flat function;
 - production as an exact point of lift zero for every metric.
 
 A metric the skill declares deterministic (serving cost follows the candidate cut) is not
@@ -31,13 +36,21 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import norm
 
-from rectune.domain import Config, ConfigValue, Direction, MetricRole, MetricSpec, config_key
+from rectune.domain import (
+    CategoricalParameter,
+    Config,
+    ConfigValue,
+    Direction,
+    MetricRole,
+    MetricSpec,
+    config_key,
+)
 from rectune.domain.structure import DeterministicMetric as DeterministicRelation
 from rectune.optimizers._threads import single_blas_thread
 from rectune.optimizers.encoding import FloatArray, SpaceEncoder
 from rectune.optimizers.gp import ExactGP, HyperPrior
 from rectune.optimizers.problem import Observation, TuningProblem
-from rectune.optimizers.reach import Reach, empirical_scale
+from rectune.optimizers.reach import STEP, Reach, empirical_scale
 
 __all__ = [
     "DeterministicMetric",
@@ -77,6 +90,10 @@ class SurrogateSettings:
         max_inflation: Largest factor `calibrate` may widen the posterior by.
         reach_floor: Floor the posterior spread by the distance to the nearest measured
             configuration (`rectune.optimizers.reach`); off only for ablations.
+        slope_prior: Prior standard deviation of each knob's slope in the fixed linear term
+            of each GP (anchored at production), as a multiple of the metric's scale per
+            step (the reach floor's scale; a categorical switch counts as one step); 0 turns
+            the linear term off.
         seed: Seed of the restarts.
     """
 
@@ -90,6 +107,7 @@ class SurrogateSettings:
     calibrate: bool = True
     max_inflation: float = 3.0
     reach_floor: bool = True
+    slope_prior: float = 1.0
     seed: int = 0
 
 
@@ -168,11 +186,14 @@ class MetricGP:
         se: FloatArray,
         experiment: Sequence[int],
         transferred: Sequence[bool],
+        slopes: FloatArray | None = None,
     ) -> MetricGP:
         """Fit on features `x` and lifts `y` with standard errors `se`; row 0 is production.
 
         `experiment` names each row's experiment (rows of one experiment share a control;
         production's row has its own), `transferred` marks rows from another task or model.
+        `slopes` holds the prior variance of the lift's slope along each feature (lift units
+        per feature unit, squared) for the fixed linear term anchored at production.
         """
         s = self.settings
         se = np.maximum(se, s.se_floor)
@@ -195,7 +216,8 @@ class MetricGP:
         same = (exp[:, None] == exp[None, :]) & ~np.eye(n, dtype=bool)
         cov = cov + np.where(same, s.shared_control * np.outer(sd, sd), 0.0)
         self._noise_var = float(np.median(se[1:] ** 2)) if n > 1 else self.prior_scale**2
-        gp = ExactGP(x, ys, cov, s.prior)
+        linear = None if slopes is None else np.asarray(slopes) / self.scale**2
+        gp = ExactGP(x, ys, cov, s.prior, linear=linear, anchor=x[0])
         if n > 2:
             gp.fit(np.random.default_rng(s.seed), restarts=s.restarts)
             self.fitted_hyperparameters = True
@@ -342,6 +364,20 @@ class DeterministicMetric:
 
 
 MetricModel = MetricGP | DeterministicMetric
+
+
+def _slope_variances(problem: TuningProblem, encoder: SpaceEncoder, scale: float) -> FloatArray:
+    """Prior variance of the lift's slope along each feature: `scale` per step of a numeric
+    knob (`STEP` of the soft box), and per category switch (which moves two one-hot
+    features by one each) for a categorical one."""
+    out = np.zeros(encoder.dim)
+    for p in problem.space.parameters:
+        sl = encoder.param_slice(p.name)
+        if isinstance(p, CategoricalParameter):
+            out[sl] = 0.5 * scale**2
+        elif encoder.free_mask[sl.start]:  # a scale-invariant group's fixed reference: none
+            out[sl] = (scale / STEP) ** 2
+    return out
 
 
 def _reach_scale(
@@ -505,11 +541,17 @@ class SurrogateModel:
             experiment = [
                 e - 10_000 if t else e for e, t in zip(experiment, transferred, strict=True)
             ]
+            scale = _reach_scale(problem, spec.name, encoder, reach, rows)
+            slopes = (
+                _slope_variances(problem, encoder, settings.slope_prior * scale)
+                if settings.slope_prior > 0
+                else None
+            )
             gp = MetricGP(spec, problem.prior_scale(spec.name), settings).fit(
-                x, y, se, experiment, transferred
+                x, y, se, experiment, transferred, slopes
             )
             if settings.reach_floor:
-                gp.with_reach(reach, _reach_scale(problem, spec.name, encoder, reach, rows))
+                gp.with_reach(reach, scale)
             gps[spec.name] = gp
         return cls(problem, encoder, gps, list(tested.values()), history)
 

@@ -18,6 +18,17 @@ def data(n: int = 15, d: int = 3, seed: int = 1) -> tuple[np.ndarray, np.ndarray
     return x, y
 
 
+def assert_input_gradients_exact(gp: ExactGP, xq: np.ndarray) -> None:
+    """The posterior's input gradients against forward differences."""
+    mean, var, dmean, dvar = gp.predict_with_grad(xq)
+    for j in range(xq.shape[1]):
+        step = np.zeros(xq.shape[1])
+        step[j] = 1e-6
+        m2, v2 = gp.predict(xq + step)
+        assert (m2 - mean) / 1e-6 == pytest.approx(dmean[:, j], abs=1e-4)
+        assert (v2 - var) / 1e-6 == pytest.approx(dvar[:, j], abs=1e-4)
+
+
 def test_posterior_matches_scikit_learn_with_diagonal_noise() -> None:
     x, y = data()
     noise = np.full(len(y), 0.01)
@@ -57,13 +68,7 @@ def test_hyperparameter_and_input_gradients_are_exact() -> None:
     assert err < 1e-4 * max(1.0, float(np.linalg.norm(gp._neg_log_posterior(theta)[1])))
     gp.fit(np.random.default_rng(0))
     xq = np.random.default_rng(3).random((4, 3))
-    mean, var, dmean, dvar = gp.predict_with_grad(xq)
-    for j in range(3):
-        step = np.zeros(3)
-        step[j] = 1e-6
-        m2, v2 = gp.predict(xq + step)
-        assert (m2 - mean) / 1e-6 == pytest.approx(dmean[:, j], abs=1e-4)
-        assert (v2 - var) / 1e-6 == pytest.approx(dvar[:, j], abs=1e-4)
+    assert_input_gradients_exact(gp, xq)
 
 
 def test_priors_keep_length_scales_off_their_bounds_on_few_noisy_points() -> None:
@@ -84,3 +89,32 @@ def test_correlated_noise_enters_the_posterior() -> None:
     _, v_indep = indep.predict(np.array([[0.5]]))
     _, v_shared = shared.predict(np.array([[0.5]]))
     assert v_shared[0] > v_indep[0]
+
+
+def test_the_linear_term_keeps_gradients_exact_and_covariances_consistent() -> None:
+    x, y = data()
+    gp = ExactGP(x, y, np.full(len(y), 0.01), linear=np.array([4.0, 0.5, 0.0]))
+    gp.fit(np.random.default_rng(0))
+    xq = np.random.default_rng(5).random((4, 3))
+    mean, var, _, _ = gp.predict_with_grad(xq)
+    m1, v1 = gp.predict(xq)
+    assert mean == pytest.approx(m1, abs=1e-10)
+    assert var == pytest.approx(v1, abs=1e-10)
+    assert np.diag(gp.posterior_cov(xq)) == pytest.approx(v1, abs=1e-8)
+    assert_input_gradients_exact(gp, xq)
+
+
+def test_the_linear_term_carries_a_measured_slope_beyond_the_data() -> None:
+    # Production exact at 0, one noisy arm a small step away measured at +1 (noise sd 1):
+    # with a slope prior the posterior leans towards the measurement and extends the trend;
+    # the Matern term alone, with its long prior length scale, keeps both near zero.
+    x = np.array([[0.0], [0.05]])
+    y = np.array([0.0, 1.0])
+    noise = np.array([1e-6, 1.0])
+    xq = np.array([[0.05], [0.25]])
+    flat, _ = ExactGP(x, y, noise).predict(xq)
+    sloped = ExactGP(x, y, noise, linear=np.array([400.0]))
+    mean, var = sloped.predict(xq)
+    assert abs(flat[0]) < 0.05
+    assert 0.3 < mean[0] < 1.0 and mean[1] > 2 * mean[0]
+    assert var[1] > var[0]
