@@ -39,7 +39,10 @@ from rectune.domain import (
     Config,
     FloatParameter,
     IntParameter,
+    LearnedRule,
+    RuleConstraint,
     config_key,
+    rules_after,
 )
 from rectune.optimizers import Engine, Observation, TuningProblem
 
@@ -156,6 +159,9 @@ class EngineMethod:
             journal.
         records: The measured arms as journal candidates (`rectune-graph` checks that this
             path picks what the compiled graph picks).
+        learn: Learn rules after each round as the graph's Insight and Skill agents do; their
+            constraints join the problem's (off only for ablations).
+        rules: The rules learned so far (the shipped skills start with none).
     """
 
     problem: TuningProblem
@@ -169,8 +175,14 @@ class EngineMethod:
     loop_cap: int = 3
     history: list[Observation] = field(default_factory=list)
     records: list[Candidate] = field(default_factory=list)
+    learn: bool = True
+    rules: list[LearnedRule] = field(default_factory=list)
     round: int = 0
     last_choice: Any = None
+    _given: list[RuleConstraint] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._given = list(self.problem.constraints)
 
     def settings(self, k: int) -> Any:
         """The policy's knobs for K arms."""
@@ -225,6 +237,22 @@ class EngineMethod:
         for j, o in enumerate(outcomes):
             self.records.append(_record(self.problem, self.round, j, o))
         self.history, _ = observations_of(self.records)
+        if self.learn:
+            self._learn()
+
+    def _learn(self) -> None:
+        """The graph's Insight map and Skill agent on this task's records: findings, the
+        evidence gate, and the learned rules' constraints in the problem the next round
+        sees. (The cross-task reduce needs two tasks; a benchmark run has one.)"""
+        from rectune.memory.insight_stats import analyze_task, rule_changes
+        from rectune.optimizers import constraints_from_rules
+
+        p = self.problem
+        findings = analyze_task(p.task, self.records, p.space, p.baseline, p.metrics)
+        changes = rule_changes(findings, self.rules, space=p.space, round_no=self.round)
+        self.rules = rules_after(self.rules, changes.new, changes.retire, changes.update)
+        constraints = [*self._given, *constraints_from_rules(self.rules)]
+        self.problem = p.model_copy(update={"constraints": constraints})
 
     def launch(self) -> Config:
         """The engine's launch recommendation (shrunken estimate, production when unsure)."""

@@ -32,7 +32,7 @@ from rectune.bench.methods import (
 )
 from rectune.bench.scoring import guardrail_excess, percent_of_optimum, rounds_to_reach
 from rectune.domain import ArmSpec, Config, ExperimentSpec, config_key
-from rectune.optimizers import Engine, Observation, TuningProblem, constraints_from_rules
+from rectune.optimizers import Engine, Observation, TuningProblem
 
 if TYPE_CHECKING:
     from rectune.bench.ray_pool import RayPool
@@ -127,20 +127,13 @@ def problem_for(task: str) -> tuple[TuningProblem, float, int]:
     Read once per process: every scored arm and every line of a partial file asks for it.
     """
     from rectune.bench.synthetic import is_synthetic, synthetic_task
+    from rectune.ports.engine import problem_of
     from rectune.skillhub import SkillHub, shipped_skills_dir
 
     if is_synthetic(task):
         return synthetic_task(task).problem, 0.1, 3
     skill = SkillHub(shipped_skills_dir()).get(task)
-    problem = TuningProblem(
-        task=skill.name,
-        space=skill.space,
-        metrics=list(skill.metrics),
-        baseline=dict(skill.baseline),
-        constraints=constraints_from_rules(skill.learned_rules),
-        structure=skill.structure,
-    )
-    return problem, skill.ab_defaults.traffic_per_arm, skill.ab_defaults.days
+    return problem_of(skill), skill.ab_defaults.traffic_per_arm, skill.ab_defaults.days
 
 
 def _days(settings: BenchSettings, task: str) -> int:

@@ -34,7 +34,13 @@ from rectune.domain.parameters import (
 from rectune.domain.plans import ABPlan, DurationSource, PowerSummary
 from rectune.domain.review import Draft, Interval, Prediction, Verdict
 from rectune.domain.rounds import Decision, Degradation, RoundRecord, RoundStatus
-from rectune.domain.rules import LearnedRule, RuleConstraint, RuleEvidence, RuleStatus
+from rectune.domain.rules import (
+    LearnedRule,
+    RuleConstraint,
+    RuleEvidence,
+    RuleStatus,
+    rules_after,
+)
 from rectune.domain.verdicts import GuardrailOutcome, GuardrailVerdict, arm_guardrail_outcome
 
 __all__ = [
@@ -88,5 +94,6 @@ __all__ = [
     "check_transition",
     "config_diff",
     "config_key",
+    "rules_after",
     "utcnow",
 ]

@@ -7,7 +7,7 @@ proposers and the critic enforce in code.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -18,7 +18,7 @@ from rectune.domain.candidates import utcnow
 from rectune.domain.errors import ConfigError
 from rectune.domain.parameters import ConfigValue
 
-__all__ = ["LearnedRule", "RuleConstraint", "RuleEvidence", "RuleStatus"]
+__all__ = ["LearnedRule", "RuleConstraint", "RuleEvidence", "RuleStatus", "rules_after"]
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
@@ -95,3 +95,29 @@ class LearnedRule(BaseModel):
     confirmed_at: datetime | None = Field(
         default=None, description="when the evidence was last refreshed (None: as added)"
     )
+
+
+def rules_after(
+    rules: Sequence[LearnedRule],
+    add: Iterable[LearnedRule] = (),
+    retire: Mapping[str, str] | None = None,
+    update: Iterable[LearnedRule] = (),
+) -> list[LearnedRule]:
+    """A skill's rules after one round of learning: active rules in `retire` retired with
+    their reason, rules in `update` replaced by their refreshed copy (same id), `add`
+    appended. Ids in `retire` or `update` that `rules` lacks are the caller's to refuse.
+
+    Example:
+        >>> old = LearnedRule(id="r1", text="keep a low", experiment_ids=["e1"])
+        >>> [(r.id, r.status.value) for r in rules_after([old], retire={"r1": "contradicted"})]
+        [('r1', 'retired')]
+    """
+    retire = retire or {}
+    fresh = {r.id: r for r in update}
+    kept = [
+        r.model_copy(update={"status": RuleStatus.RETIRED, "retired_reason": retire[r.id]})
+        if r.id in retire and r.status is RuleStatus.ACTIVE
+        else fresh.get(r.id, r)
+        for r in rules
+    ]
+    return [*kept, *add]

@@ -14,12 +14,16 @@ setting needs and that library does not offer:
   optimized by L-BFGS over the whole soft box instead of being evaluated on a random pool.
 
 The kernel is Matern-5/2 with one length scale per input (ARD) times a signal variance, plus
-an optional fixed linear term anchored at one point (``sum_j v_j (x_j - a_j)(x'_j - a_j)``):
-the slopes a prior says a knob may have. Without it, a few small noisy steps from production
-are explained as noise around a flat function - the Matern term with its long length scales
-gives a step of a twentieth of the box a prior effect hundreds of times smaller than a skill
-declares - and the posterior at a measured arm stays pinned to zero whatever it measured.
-The linear term is not fitted (too few points to learn it); the Matern hyperparameters are.
+optional fixed polynomial terms anchored at one point ``a``: a linear term
+``sum_j v_j (x_j - a_j)(x'_j - a_j)`` (the slopes a prior says a knob may have) and a
+quadratic one ``sum_j q_j (x_j - a_j)^2 (x'_j - a_j)^2`` (its curvature). Without the linear
+term, a few small noisy steps from production are explained as noise around a flat function -
+the Matern term with its long length scales gives a step of a twentieth of the box a prior
+effect hundreds of times smaller than a skill declares - and the posterior at a measured arm
+stays pinned to zero whatever it measured. A linear term alone reads a loss on one side of
+production as a gain of the same size on the other; the quadratic term lets the data say
+that both sides lose (production near a knob's optimum, the usual case for a tuned system).
+Neither term is fitted (too few points to learn them); the Matern hyperparameters are.
 The mean is a constant estimated by generalized least squares. `tests/unit/test_gp.py` checks the
 posterior and the likelihood against scikit-learn on a diagonal-noise problem.
 """
@@ -98,7 +102,9 @@ class ExactGP:
         prior: Hyperparameter priors.
         linear: Prior variance of the slope along each input (units of `y` per unit of
             input, squared), or None for no linear term.
-        anchor: The point the linear term is zero at (default: the first row of `x`).
+        quadratic: Prior variance of the curvature along each input (units of `y` per unit
+            of input squared, squared), or None for no quadratic term.
+        anchor: The point the fixed terms are zero at (default: the first row of `x`).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -118,6 +124,7 @@ class ExactGP:
         prior: HyperPrior | None = None,
         *,
         linear: FloatArray | None = None,
+        quadratic: FloatArray | None = None,
         anchor: FloatArray | None = None,
     ) -> None:
         self.x = np.asarray(x, dtype=np.float64)
@@ -128,11 +135,13 @@ class ExactGP:
         if self.noise.shape != (n, n) or self.y.shape != (n,):
             raise ValueError(f"ExactGP: {n} inputs, {self.y.shape} targets, noise {noise.shape}")
         self.prior = prior or HyperPrior()
-        self.linear = None if linear is None else np.asarray(linear, dtype=np.float64)
-        if self.linear is not None and self.linear.shape != (self.dim,):
-            raise ValueError(f"ExactGP: linear variances {self.linear.shape}, inputs {self.dim}")
+        self.linear = _variances("linear", linear, self.dim)
+        self.quadratic = _variances("quadratic", quadratic, self.dim)
         a = self.x[0] if anchor is None and n else anchor
         self.anchor = np.zeros(self.dim) if a is None else np.asarray(a, dtype=np.float64)
+        # The fixed part of the training covariance does not depend on the hyperparameters:
+        # built once, not at every step of the fit.
+        self._fixed = self.noise + self._poly(self.x, self.x) + _JITTER * np.eye(n)
         self.length_scales = np.full(self.dim, math.exp(self.prior.loc(self.dim)))
         self.variance = math.exp(self.prior.var_loc)
         self.mean = 0.0
@@ -140,21 +149,46 @@ class ExactGP:
 
     # ----------------------------------------------------------------- fitting
 
-    def _lin(self, a: FloatArray, b: FloatArray) -> FloatArray:
-        """The fixed linear term between rows of `a` and `b` (zeros without one)."""
-        if self.linear is None:
-            return np.zeros((a.shape[0], b.shape[0]))
-        return np.asarray(((a - self.anchor) * self.linear) @ (b - self.anchor).T)
+    @property
+    def _has_poly(self) -> bool:
+        return self.linear is not None or self.quadratic is not None
 
-    def _lin_var(self, xq: FloatArray) -> FloatArray:
-        if self.linear is None:
-            return np.zeros(xq.shape[0])
-        return np.asarray(np.sum((xq - self.anchor) ** 2 * self.linear, axis=1))
+    def _poly(self, a: FloatArray, b: FloatArray) -> FloatArray:
+        """The fixed polynomial terms between rows of `a` and `b` (zeros without any)."""
+        out = np.zeros((a.shape[0], b.shape[0]))
+        da, db = a - self.anchor, b - self.anchor
+        if self.linear is not None:
+            out += (da * self.linear) @ db.T
+        if self.quadratic is not None:
+            out += (da * da * self.quadratic) @ (db * db).T
+        return out
+
+    def _poly_var(self, xq: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The polynomial terms' prior variance at the rows of `xq`, and its gradient."""
+        d = xq - self.anchor
+        var, grad = np.zeros(xq.shape[0]), np.zeros_like(xq)
+        if self.linear is not None:
+            var += np.sum(d * d * self.linear, axis=1)
+            grad += 2.0 * d * self.linear
+        if self.quadratic is not None:
+            var += np.sum(d**4 * self.quadratic, axis=1)
+            grad += 4.0 * d**3 * self.quadratic
+        return var, grad
+
+    def _poly_grad(self, xq: FloatArray) -> FloatArray:
+        """Gradient of `_poly(xq, self.x)` in `xq`: (points, n, dim)."""
+        dx = self.x - self.anchor
+        out = np.zeros((xq.shape[0], *dx.shape))
+        if self.linear is not None:
+            out += (dx * self.linear)[None, :, :]
+        if self.quadratic is not None:
+            dq = xq - self.anchor
+            out += 2.0 * dq[:, None, :] * (dx * dx * self.quadratic)[None, :, :]
+        return out
 
     def _cov(self, ls: FloatArray, var: float) -> tuple[FloatArray, FloatArray, FloatArray]:
         k, d = matern52(self.x, self.x, ls)
-        fixed = self.noise + self._lin(self.x, self.x) + _JITTER * np.eye(len(self.y))
-        return var * k + fixed, k, d
+        return var * k + self._fixed, k, d
 
     def _gls_mean(self, chol: tuple[FloatArray, bool]) -> float:
         ones = np.ones_like(self.y)
@@ -235,10 +269,12 @@ class ExactGP:
     def predict(self, xq: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Posterior mean and variance of the latent function at the rows of `xq`."""
         k, _ = matern52(xq, self.x, self.length_scales)
-        k = self.variance * k + self._lin(xq, self.x)
+        k = self.variance * k
+        if self._has_poly:
+            k = k + self._poly(xq, self.x)
         mean = self.mean + k @ self._alpha
         v = solve_triangular(self._chol[0], k.T, lower=True)
-        prior_var = self.variance + self._lin_var(xq)
+        prior_var = self.variance + self._poly_var(xq)[0]
         var = np.maximum(prior_var - np.sum(v * v, axis=0), 1e-12 * self.variance)
         return np.asarray(mean, dtype=np.float64), np.asarray(var, dtype=np.float64)
 
@@ -251,17 +287,16 @@ class ExactGP:
             ``(mean, var, dmean, dvar)``; the gradients are (points, dim).
         """
         kc, d = matern52(xq, self.x, self.length_scales)
-        k = self.variance * kc + self._lin(xq, self.x)
+        k = self.variance * kc
         rr = np.sqrt(np.sum(d * d, axis=-1))
         # d k / d xq = -(5/3) var (1 + sqrt5 r) exp(-sqrt5 r) (xq - x) / l^2
         g = -(5.0 / 3.0) * self.variance * (1.0 + _SQRT5 * rr) * np.exp(-_SQRT5 * rr)
         dk = g[:, :, None] * d / self.length_scales  # (q, n, dim)
-        prior_var = np.full(xq.shape[0], self.variance)
-        dprior = np.zeros_like(xq)
-        if self.linear is not None:
-            dk = dk + ((self.x - self.anchor) * self.linear)[None, :, :]
-            prior_var = prior_var + self._lin_var(xq)
-            dprior = 2.0 * (xq - self.anchor) * self.linear
+        pvar, dprior = self._poly_var(xq)
+        prior_var = self.variance + pvar
+        if self._has_poly:
+            k = k + self._poly(xq, self.x)
+            dk = dk + self._poly_grad(xq)
         mean = self.mean + k @ self._alpha
         dmean = np.einsum("qnd,n->qd", dk, self._alpha)
         kinv_k = cho_solve(self._chol, k.T)  # (n, q)
@@ -280,10 +315,10 @@ class ExactGP:
     def posterior_cov(self, xq: FloatArray) -> FloatArray:
         """Joint posterior covariance of the latent function at the rows of `xq`."""
         k, _ = matern52(xq, self.x, self.length_scales)
-        k = self.variance * k + self._lin(xq, self.x)
+        k = self.variance * k + self._poly(xq, self.x)
         v = solve_triangular(self._chol[0], k.T, lower=True)
         kq, _ = matern52(xq, xq, self.length_scales)
-        prior = self.variance * kq + self._lin(xq, xq)
+        prior = self.variance * kq + self._poly(xq, xq)
         return np.asarray(prior - v.T @ v, dtype=np.float64)
 
     def loo_z(self) -> FloatArray:
@@ -307,7 +342,9 @@ class ExactGP:
         out.noise = noise
         out.prior = self.prior
         out.linear = self.linear
+        out.quadratic = self.quadratic
         out.anchor = self.anchor
+        out._fixed = noise + out._poly(out.x, out.x) + _JITTER * np.eye(n0 + n1)
         out.length_scales = self.length_scales
         out.variance = self.variance
         out._factor()
@@ -315,3 +352,14 @@ class ExactGP:
         out.mean = self.mean
         out._alpha = cho_solve(out._chol, out.y - out.mean)
         return out
+
+
+def _variances(name: str, values: FloatArray | None, dim: int) -> FloatArray | None:
+    if values is None:
+        return None
+    out = np.asarray(values, dtype=np.float64)
+    if out.shape != (dim,):
+        raise ValueError(f"ExactGP: {name} variances have shape {out.shape}, inputs {dim}")
+    if not np.all(np.isfinite(out)) or np.any(out < 0):
+        raise ValueError(f"ExactGP: {name} variances must be finite and >= 0, got {out}")
+    return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -146,26 +146,41 @@ def _eb_prediction(
     return Prediction(names, mean, std)
 
 
+def _pooled_own_arms(
+    history: Sequence[Observation],
+    configs: list[Config],
+    measure: Callable[[Observation], tuple[float, float] | None],
+) -> dict[int, tuple[float, float]]:
+    """Index of each configuration with arms of its own (transferred rows never count) ->
+    the inverse-variance pooled mean and standard deviation of ``measure(arm)``, which
+    gives ``(value, se)`` or None when the arm did not measure it."""
+    index = {config_key(c): i for i, c in enumerate(configs)}
+    sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for o in history:
+        i = index.get(o.key)
+        got = None if i is None or o.transferred else measure(o)
+        if i is None or got is None:
+            continue
+        w = 1.0 / max(got[1], 1e-6) ** 2
+        sums[i][0] += w * got[0]
+        sums[i][1] += w
+    return {i: (sw / w, 1.0 / math.sqrt(w)) for i, (sw, w) in sums.items()}
+
+
 def _direct_p_feasible(
     problem: TuningProblem, history: Sequence[Observation], configs: list[Config]
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """P(all guardrails hold) from each configuration's own arms, pooled by inverse variance
     (1 where it has no measurement of a guardrail: the model's estimate then decides)."""
     out = np.ones(len(configs))
-    index = {config_key(c): i for i, c in enumerate(configs)}
     for g in problem.guardrails:
         t = 0.0 if g.guardrail_threshold is None else g.guardrail_threshold
-        sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for o in history:
-            i = index.get(o.key)
-            if i is None or o.transferred or g.name not in o.metrics:
-                continue
-            est = o.metrics[g.name]
-            w = 1.0 / max(est.se, 1e-6) ** 2
-            sums[i][0] += w * est.lift
-            sums[i][1] += w
-        for i, (sw, w) in sums.items():
-            mean, sd = sw / w, 1.0 / math.sqrt(w)
+
+        def one(o: Observation, name: str = g.name) -> tuple[float, float] | None:
+            est = o.metrics.get(name)
+            return None if est is None else (est.lift, est.se)
+
+        for i, (mean, sd) in _pooled_own_arms(history, configs, one).items():
             out[i] *= float(norm.cdf(g.sign * (mean - t) / sd))
     return out
 
@@ -176,20 +191,17 @@ def _direct_p_better(
     """P(the objective beats production) from each configuration's own arms alone, pooled by
     inverse variance (1 where its arms did not measure every primary)."""
     out = np.ones(len(configs))
-    index = {config_key(c): i for i, c in enumerate(configs)}
     weights = problem.objective_weights
-    rows: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    for o in history:
-        i = index.get(o.key)
-        if i is None or o.transferred or any(n not in o.metrics for n in weights):
-            continue
+
+    def objective(o: Observation) -> tuple[float, float] | None:
+        if any(n not in o.metrics for n in weights):
+            return None
         lift = sum(w * o.metrics[n].lift for n, w in weights.items())
         var = sum((w * o.metrics[n].se) ** 2 for n, w in weights.items())
-        rows[i].append((lift, max(var, 1e-12)))
-    for i, arms in rows.items():
-        w = sum(1.0 / v for _, v in arms)
-        mean = sum(x / v for x, v in arms) / w
-        out[i] = float(norm.cdf(mean * math.sqrt(w)))
+        return lift, math.sqrt(max(var, 1e-12))
+
+    for i, (mean, sd) in _pooled_own_arms(history, configs, objective).items():
+        out[i] = float(norm.cdf(mean / sd))
     return out
 
 

@@ -21,6 +21,10 @@ BoTorch's recipe, on `rectune.optimizers.gp.ExactGP`, one model per metric:
   the soft box),
   so a measured small step moves the posterior and its trend carries to the next round
   instead of being absorbed as noise around a flat function;
+- **a fixed quadratic term** (`curve_prior`) of the same size per step: with slopes alone a
+  loss on one side of production predicts a gain on the other, and round 2 overreaches into
+  it; the curvature lets "both sides lose" be explained as production sitting near the
+  knob's optimum;
 - production as an exact point of lift zero for every metric.
 
 A metric the skill declares deterministic (serving cost follows the candidate cut) is not
@@ -94,6 +98,9 @@ class SurrogateSettings:
             of each GP (anchored at production), as a multiple of the metric's scale per
             step (the reach floor's scale; a categorical switch counts as one step); 0 turns
             the linear term off.
+        curve_prior: Prior standard deviation of each numeric knob's curvature in the fixed
+            quadratic term, as the multiple of the metric's scale that a one-step move
+            gains or loses through curvature alone; 0 turns the quadratic term off.
         seed: Seed of the restarts.
     """
 
@@ -108,6 +115,7 @@ class SurrogateSettings:
     max_inflation: float = 3.0
     reach_floor: bool = True
     slope_prior: float = 1.0
+    curve_prior: float = 1.0
     seed: int = 0
 
 
@@ -187,13 +195,15 @@ class MetricGP:
         experiment: Sequence[int],
         transferred: Sequence[bool],
         slopes: FloatArray | None = None,
+        curvatures: FloatArray | None = None,
     ) -> MetricGP:
         """Fit on features `x` and lifts `y` with standard errors `se`; row 0 is production.
 
         `experiment` names each row's experiment (rows of one experiment share a control;
         production's row has its own), `transferred` marks rows from another task or model.
         `slopes` holds the prior variance of the lift's slope along each feature (lift units
-        per feature unit, squared) for the fixed linear term anchored at production.
+        per feature unit, squared) for the fixed linear term anchored at production, and
+        `curvatures` that of its curvature (per feature unit squared) for the quadratic one.
         """
         s = self.settings
         se = np.maximum(se, s.se_floor)
@@ -217,7 +227,8 @@ class MetricGP:
         cov = cov + np.where(same, s.shared_control * np.outer(sd, sd), 0.0)
         self._noise_var = float(np.median(se[1:] ** 2)) if n > 1 else self.prior_scale**2
         linear = None if slopes is None else np.asarray(slopes) / self.scale**2
-        gp = ExactGP(x, ys, cov, s.prior, linear=linear, anchor=x[0])
+        quadratic = None if curvatures is None else np.asarray(curvatures) / self.scale**2
+        gp = ExactGP(x, ys, cov, s.prior, linear=linear, quadratic=quadratic, anchor=x[0])
         if n > 2:
             gp.fit(np.random.default_rng(s.seed), restarts=s.restarts)
             self.fitted_hyperparameters = True
@@ -377,6 +388,21 @@ def _slope_variances(problem: TuningProblem, encoder: SpaceEncoder, scale: float
             out[sl] = 0.5 * scale**2
         elif encoder.free_mask[sl.start]:  # a scale-invariant group's fixed reference: none
             out[sl] = (scale / STEP) ** 2
+    return out
+
+
+def _curvature_variances(
+    problem: TuningProblem, encoder: SpaceEncoder, scale: float
+) -> FloatArray:
+    """Prior variance of the lift's curvature along each feature: a move of one step
+    (`STEP`) of a numeric knob gains or loses `scale` through curvature alone. One-hot
+    features get none (on 0/1 values the square is the feature itself: the linear term
+    already covers it)."""
+    out = np.zeros(encoder.dim)
+    for p in problem.space.parameters:
+        sl = encoder.param_slice(p.name)
+        if not isinstance(p, CategoricalParameter) and encoder.free_mask[sl.start]:
+            out[sl] = (scale / STEP**2) ** 2
     return out
 
 
@@ -547,8 +573,13 @@ class SurrogateModel:
                 if settings.slope_prior > 0
                 else None
             )
+            curvatures = (
+                _curvature_variances(problem, encoder, settings.curve_prior * scale)
+                if settings.curve_prior > 0
+                else None
+            )
             gp = MetricGP(spec, problem.prior_scale(spec.name), settings).fit(
-                x, y, se, experiment, transferred, slopes
+                x, y, se, experiment, transferred, slopes, curvatures
             )
             if settings.reach_floor:
                 gp.with_reach(reach, scale)

@@ -21,7 +21,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from rectune.domain.parameters import CategoricalParameter
-from rectune.domain.rules import LearnedRule, RuleStatus
+from rectune.domain.rules import LearnedRule, rules_after
 from rectune.durable import atomic_write_text
 from rectune.skillhub.errors import (
     SkillError,
@@ -370,18 +370,13 @@ class SkillHub:
             SkillInvariantError: when the change breaks an invariant; nothing is written.
         """
         current = self.get(name)
-        fresh = {r.id: r for r in update}
+        update = list(update)
         known = {r.id for r in current.learned_rules}
-        unknown = sorted((set(retire) | set(fresh)) - known)
+        unknown = sorted((set(retire) | {r.id for r in update}) - known)
         if unknown:
             raise SkillError(f"skill {name!r}: no learned rules {unknown}")
-        rules = [
-            r.model_copy(update={"status": RuleStatus.RETIRED, "retired_reason": retire[r.id]})
-            if r.id in retire and r.status is RuleStatus.ACTIVE
-            else fresh.get(r.id, r)
-            for r in current.learned_rules
-        ]
-        new = current.model_copy(update={"learned_rules": [*rules, *add]})
+        rules = rules_after(current.learned_rules, add, retire, update)
+        new = current.model_copy(update={"learned_rules": rules})
         return self.apply_agent_change(name, new, reason, actor=actor)
 
     def tighten_soft_bounds(

@@ -91,9 +91,23 @@ def test_correlated_noise_enters_the_posterior() -> None:
     assert v_shared[0] > v_indep[0]
 
 
-def test_the_linear_term_keeps_gradients_exact_and_covariances_consistent() -> None:
+POLY_TERMS = {
+    "linear": {"linear": np.array([4.0, 0.5, 0.0])},
+    "quadratic": {"quadratic": np.array([9.0, 0.0, 2.0])},
+    "both": {"linear": np.array([4.0, 0.5, 0.0]), "quadratic": np.array([9.0, 0.0, 2.0])},
+}
+
+
+@pytest.mark.parametrize("terms", POLY_TERMS.values(), ids=POLY_TERMS.keys())
+def test_fixed_terms_keep_gradients_exact_and_covariances_consistent(
+    terms: dict[str, np.ndarray],
+) -> None:
     x, y = data()
-    gp = ExactGP(x, y, np.full(len(y), 0.01), linear=np.array([4.0, 0.5, 0.0]))
+    gp = ExactGP(x, y, np.full(len(y), 0.01), **terms)
+    theta = np.array([0.1, -0.3, 0.5, 0.2])
+    err = check_grad(lambda t: gp._neg_log_posterior(t)[0],
+                     lambda t: gp._neg_log_posterior(t)[1], theta)
+    assert err < 1e-4 * max(1.0, float(np.linalg.norm(gp._neg_log_posterior(theta)[1])))
     gp.fit(np.random.default_rng(0))
     xq = np.random.default_rng(5).random((4, 3))
     mean, var, _, _ = gp.predict_with_grad(xq)
@@ -118,3 +132,54 @@ def test_the_linear_term_carries_a_measured_slope_beyond_the_data() -> None:
     assert abs(flat[0]) < 0.05
     assert 0.3 < mean[0] < 1.0 and mean[1] > 2 * mean[0]
     assert var[1] > var[0]
+
+
+def test_a_conditioned_copy_equals_a_refit_with_the_same_hyperparameters() -> None:
+    x, y = data()
+    terms = POLY_TERMS["both"]
+    gp = ExactGP(x[:10], y[:10], np.full(10, 0.01), **terms, anchor=x[0])
+    gp.fit(np.random.default_rng(0))
+    cond = gp.condition(x[10:], y[10:], 0.01)
+    full = ExactGP(x, y, np.full(len(y), 0.01), **terms, anchor=x[0])
+    full.length_scales, full.variance = gp.length_scales, gp.variance
+    full._factor()
+    xq = np.random.default_rng(6).random((5, 3))
+    # Same covariance; only the constant mean is kept from before the fantasies.
+    assert cond.predict(xq)[1] == pytest.approx(full.predict(xq)[1], rel=1e-8)
+
+
+def test_the_quadratic_term_lets_a_loss_on_one_side_stay_on_that_side() -> None:
+    # Production exact at 0, one arm a step below it measured at -1. Slopes alone mirror
+    # the loss into a gain of the same size a step above (the overreach the curvature
+    # prevents); with a curvature prior of the same size per step the other side is
+    # unknown (mean near zero, wide), not a promise.
+    x = np.array([[0.0], [-0.2]])
+    y = np.array([0.0, -1.0])
+    noise = np.array([1e-6, 0.25])
+    xq = np.array([[0.2], [-0.2]])
+    linear = np.array([25.0])
+    quadratic = linear / 0.2**2
+    slope_mean, _ = ExactGP(x, y, noise, linear=linear).predict(xq)
+    both_mean, both_var = ExactGP(x, y, noise, linear=linear, quadratic=quadratic).predict(xq)
+    assert slope_mean[0] > 0.7
+    assert abs(both_mean[0]) < 0.1 < 1.0 < float(np.sqrt(both_var[0]))
+    assert both_mean[1] < -0.7
+    # Losses on both sides: slopes alone see a flat function; the curvature, a peak at 0.
+    x = np.array([[0.0], [-0.2], [0.2]])
+    y = np.array([0.0, -1.0, -1.0])
+    slope_beyond, _ = ExactGP(x, y, np.append(noise, 0.25), linear=linear).predict(
+        np.array([[0.3]])
+    )
+    both_beyond, _ = ExactGP(
+        x, y, np.append(noise, 0.25), linear=linear, quadratic=quadratic
+    ).predict(np.array([[0.3]]))
+    assert abs(slope_beyond[0]) < 0.1
+    assert both_beyond[0] < -1.5
+
+
+def test_bad_fixed_term_variances_are_refused_with_their_name() -> None:
+    x, y = data()
+    with pytest.raises(ValueError, match="quadratic variances have shape"):
+        ExactGP(x, y, np.full(len(y), 0.01), quadratic=np.ones(2))
+    with pytest.raises(ValueError, match="linear variances must be finite and >= 0"):
+        ExactGP(x, y, np.full(len(y), 0.01), linear=np.array([1.0, -1.0, 0.0]))

@@ -60,8 +60,12 @@ def test_surrogate_view_names_the_sensitive_knob() -> None:
     assert len(view.best_configs) == 3
     assert set(view.best_region) == {"a", "b", "c", "d"}
     assert 0.0 <= view.uncertainty["unexplored_share"] <= 1.0
-    # `a` drives both the objective and the guardrail: it shows up near the top.
-    assert "a" in [s["parameter"] for s in view.sensitivity[:2]]
+    # `a` alone drives the guardrail: the view names it as the knob that moves P(feasible)
+    # most, and it is among the top three for the objective too (whose change around this
+    # incumbent is small for every knob: each sits within a step of its peak).
+    by_risk = max(view.sensitivity, key=lambda s: abs(s["p_feasible_change"]))
+    assert by_risk["parameter"] == "a"
+    assert "a" in [s["parameter"] for s in view.sensitivity[:3]]
     text = view.to_text()
     assert "Surrogate view of quadratic_bowl" in text and "P(guardrails hold)" in text
     json.dumps(view.to_dict())
