@@ -30,10 +30,17 @@ ConfigValue = float | int | str
 
 
 class Scale(StrEnum):
-    """How a numeric parameter is best explored."""
+    """How a numeric parameter is best explored.
+
+    ``linear`` steps are equal amounts; ``log`` steps are equal factors (needs ``low > 0``);
+    ``log1p`` steps are equal factors of ``c + value - low`` with ``c`` a twentieth of the
+    hard range: relative steps for a weight that may be zero, where a move from 0.5 to 0.13
+    is the large change it is to the ranking rather than a tenth of the box.
+    """
 
     LINEAR = "linear"
     LOG = "log"
+    LOG1P = "log1p"
 
 
 class _ParameterBase(BaseModel):

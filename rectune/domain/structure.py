@@ -164,7 +164,7 @@ class TaskStructure(BaseModel):
                 if p in grouped:
                     out.append((field, f"parameter {p!r} is in more than one group"))
                 grouped.add(p)
-                if p in space and getattr(space[p], "scale", Scale.LINEAR) is Scale.LOG:
+                if p in space and getattr(space[p], "scale", Scale.LINEAR) is not Scale.LINEAR:
                     out.append((field, f"parameter {p!r} is log-scaled; group weights are linear"))
             positive(f"structure.scale_invariant[{i}].reference", g.reference)
         for i, mono in enumerate(self.monotone):

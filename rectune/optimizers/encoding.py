@@ -1,7 +1,8 @@
 """Mapping between configurations and the model's input features.
 
 The surrogate works on *features*: one coordinate per numeric parameter, scaled so that the
-skill's soft box (the range worth testing) is [0, 1] (log-scaled when the parameter says so),
+skill's soft box (the range worth testing) is [0, 1] (log- or log1p-scaled when the parameter
+says so),
 and a one-hot block per categorical parameter. Scaling to the soft box rather than the hard
 box puts the points the optimizer may propose in the unit cube, where the length-scale prior is
 calibrated; tested points outside the soft box (an older, wider box; an LLM idea) simply get
@@ -44,12 +45,29 @@ FloatArray = NDArray[np.float64]
 Numeric = FloatParameter | IntParameter
 
 
+LOG1P_OFFSET = 1.0 / 20.0
+"""The offset of a ``log1p`` knob as a share of its hard range (fixed by people, so the
+encoding does not move when agents narrow the soft box)."""
+
+
+def _offset(p: Numeric) -> float:
+    return LOG1P_OFFSET * (p.high - p.low)
+
+
 def _forward(p: Numeric, v: float) -> float:
-    return math.log(v) if p.scale is Scale.LOG else v
+    if p.scale is Scale.LOG:
+        return math.log(v)
+    if p.scale is Scale.LOG1P:
+        return math.log1p((v - p.low) / _offset(p))
+    return v
 
 
 def _backward(p: Numeric, t: float) -> float:
-    return math.exp(t) if p.scale is Scale.LOG else t
+    if p.scale is Scale.LOG:
+        return math.exp(t)
+    if p.scale is Scale.LOG1P:
+        return p.low + _offset(p) * math.expm1(t)
+    return t
 
 
 def _tidy_float(v: float, lo: float, hi: float, log: bool) -> float:
@@ -156,6 +174,9 @@ class SpaceEncoder:
         if p.scale is Scale.LOG:
             v = np.exp(t)
             return v, v * (b - a)
+        if p.scale is Scale.LOG1P:
+            c = _offset(p)
+            return p.low + c * np.expm1(t), c * np.exp(t) * (b - a)
         return t, np.full_like(u, b - a)
 
     def canonical(self, config: Mapping[str, ConfigValue]) -> dict[str, ConfigValue]:
@@ -201,7 +222,7 @@ class SpaceEncoder:
         v = min(max(self._from_unit(p, min(max(u, 0.0), 1.0)), s_lo), s_hi)
         if isinstance(p, IntParameter):
             return int(min(max(round(v), int(s_lo)), int(s_hi)))
-        return _tidy_float(v, s_lo, s_hi, p.scale is Scale.LOG)
+        return _tidy_float(v, s_lo, s_hi, p.scale is not Scale.LINEAR)
 
     @staticmethod
     def allowed(p: CategoricalParameter) -> tuple[str, ...]:
