@@ -316,6 +316,14 @@ def run(
             "--confirm/--no-confirm", help="Spend an arm re-testing a weakly supported winner."
         ),
     ] = None,
+    decide: Annotated[
+        bool,
+        typer.Option(
+            "--decide",
+            help="Make the last round a decision round: its arms re-test the leading "
+            "candidates side by side before one ships.",
+        ),
+    ] = False,
     no_wait: NoWaitOpt = False,
     wide: WideOpt = False,
     as_json: JsonOpt = False,
@@ -340,11 +348,14 @@ def run(
     if platform is not None:
         kwargs["platform"] = _platform_arg(platform)
     reports = []
-    for _ in range(rounds):
+    for i in range(rounds):
         thread_id = new_thread_id(task)
+        last: dict[str, Any] = {"decision_round": True} if decide and i == rounds - 1 else {}
         with RoundProgress(enabled=not as_json) as progress:
             try:
-                report = run_round(task, thread_id=thread_id, on_event=progress.event, **kwargs)
+                report = run_round(
+                    task, thread_id=thread_id, on_event=progress.event, **kwargs, **last
+                )
             except KeyboardInterrupt:
                 raise
             except Exception as exc:

@@ -40,7 +40,11 @@ def run_demo(
     seed: int = 0,
     console: Console | None = None,
 ) -> list[Any]:
-    """Run `rounds` rounds of each task and print a summary table per task."""
+    """Run `rounds` rounds of each task and print a summary table per task.
+
+    The last round of a task is a decision round (``decision_round``): its arms re-test the
+    leading candidates side by side, as an engineer would before shipping one.
+    """
     con = console or Console()
     ensure_workspace(workspace)
     reports = []
@@ -56,7 +60,7 @@ def run_demo(
             "true lift of the launch (oracle)",
             title=f"{task}: offline engine on the simulator",
         )
-        for _ in range(rounds):
+        for i in range(rounds):
             with RoundProgress() as progress:
                 rep = run_round(
                     task,
@@ -65,6 +69,7 @@ def run_demo(
                     approve=True,
                     seed=seed,
                     on_event=progress.event,
+                    decision_round=rounds > 1 and i == rounds - 1,
                 )
             reports.append(rep)
             if rep.status != "completed" or rep.results is None:

@@ -97,6 +97,13 @@ class Context:
             "evidence is weak (one noisy arm that looks best is where the winner's curse bites)."
         ),
     )
+    decision_round: bool = field(
+        default=False,
+        metadata=_desc(
+            "The last round before shipping: spend its arms on re-testing the leading tested "
+            "configurations side by side, so the launch rests on more than one noisy arm each."
+        ),
+    )
     risk_threshold: float = field(
         default=DEFAULT_RISK_THRESHOLD,
         metadata=_desc("Critic drops candidates whose guardrail-breach probability exceeds this."),

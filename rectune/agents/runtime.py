@@ -27,6 +27,7 @@ def policy_settings(ctx: Context) -> PolicySettings:
         llm_share=ctx.llm_share,
         confirm=ctx.confirm_launch,
         single_agent=ctx.single_agent,
+        decide=ctx.decision_round,
     )
 
 

@@ -150,6 +150,7 @@ class GraphMethod:
         proposals_per_arm: Engine drafts per arm to test.
         loop_cap: Actor/Critic passes per round.
         name: Method name.
+        rounds: The run's round budget; the last round runs with ``decision_round``.
     """
 
     problem: TuningProblem
@@ -158,6 +159,7 @@ class GraphMethod:
     proposals_per_arm: int = 2
     loop_cap: int = 3
     name: str = "rectune-graph"
+    rounds: int | None = None
     round: int = 0
     last_round: Any = None
     _tmp: Any = field(default=None, repr=False)
@@ -207,6 +209,7 @@ class GraphMethod:
             raise ValueError(f"{self.name}: built for k={self.k} arms, asked for k={k}")
         self.round += 1
         self._thread = f"bench-{self.problem.task}-s{self.seed}-r{self.round}"
+        self._ctx.decision_round = self.rounds is not None and self.round >= self.rounds
         self._graph.invoke({"task": self.problem.task}, self._config(), context=self._ctx)
         snap = self._graph.get_state(self._config())
         data = decode(snap.values)

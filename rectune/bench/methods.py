@@ -162,6 +162,9 @@ class EngineMethod:
         learn: Learn rules after each round as the graph's Insight and Skill agents do; their
             constraints join the problem's (off only for ablations).
         rules: The rules learned so far (the shipped skills start with none).
+        rounds: The run's round budget when the method is told it: the last round is then a
+            decision round (`PolicySettings.decide`), as a person runs it with
+            ``rectune run --decide``.
     """
 
     problem: TuningProblem
@@ -177,6 +180,7 @@ class EngineMethod:
     records: list[Candidate] = field(default_factory=list)
     learn: bool = True
     rules: list[LearnedRule] = field(default_factory=list)
+    rounds: int | None = None
     round: int = 0
     last_choice: Any = None
     _given: list[RuleConstraint] = field(default_factory=list, repr=False)
@@ -196,6 +200,7 @@ class EngineMethod:
             llm_share=self.engine.llm_share,
             confirm=self.confirm,
             single_agent=not self.critic,
+            decide=self.rounds is not None and self.round >= self.rounds,
         )
 
     def ask(self, k: int) -> list[Config]:
@@ -520,7 +525,9 @@ def _graph_engine() -> Engine:
     return Engine(risk_threshold=GRAPH_RISK_THRESHOLD)
 
 
-def make_method(name: str, problem: TuningProblem, seed: int, k: int) -> Method:
+def make_method(
+    name: str, problem: TuningProblem, seed: int, k: int, rounds: int | None = None
+) -> Method:
     """Build method `name` for one run.
 
     Args:
@@ -528,15 +535,21 @@ def make_method(name: str, problem: TuningProblem, seed: int, k: int) -> Method:
         problem: The task, with the skill's space (soft box), metrics and production.
         seed: Seed of the run (the same seed index gives every method the same number).
         k: Arms per round.
+        rounds: The run's round budget; rectune's methods make the last round a decision
+            round (the peers have no use for it).
 
     Raises:
         ValueError: for an unknown method name.
         ImportError: when the method's package is missing (check `method_status` first).
     """
     if name == "rectune":
-        return EngineMethod(problem, seed, critic=True, name=name, engine=_graph_engine())
+        return EngineMethod(
+            problem, seed, critic=True, name=name, engine=_graph_engine(), rounds=rounds
+        )
     if name == "rectune-nocritic":
-        return EngineMethod(problem, seed, critic=False, name=name, engine=_graph_engine())
+        return EngineMethod(
+            problem, seed, critic=False, name=name, engine=_graph_engine(), rounds=rounds
+        )
     if name == "rectune-hybrid":
         return EngineMethod(
             problem,
@@ -544,11 +557,12 @@ def make_method(name: str, problem: TuningProblem, seed: int, k: int) -> Method:
             name=name,
             engine=_graph_engine(),
             analyst=ScriptedAnalyst(problem, seed),
+            rounds=rounds,
         )
     if name == "rectune-graph":
         from rectune.bench.graph_method import GraphMethod
 
-        return GraphMethod(problem, seed, k)
+        return GraphMethod(problem, seed, k, rounds=rounds)
     if name == "sobol":
         return _sobol(problem, seed)
     if name == "optuna-tpe":

@@ -260,7 +260,7 @@ def run_one(
         else SimulatedABPlatform(seed=settings.world_seed, population=settings.population)
     )
     started = time.perf_counter()
-    tuner = make_method(method, problem, seed, settings.arms)
+    tuner = make_method(method, problem, seed, settings.arms, settings.rounds)
     method_seconds = time.perf_counter() - started
     sim_seconds = 0.0
     rounds: list[_Round] = []

@@ -14,7 +14,12 @@ from rectune.domain import config_key
 from rectune.optimizers.bayesian import BayesianProposer
 from rectune.optimizers.critic import Candidate, Ranking, SurrogateCritic
 from rectune.optimizers.hybrid import SurrogateView, merge_proposals, surrogate_view
-from rectune.optimizers.launch import Estimator, LaunchRecommendation, recommend_launch
+from rectune.optimizers.launch import (
+    Estimator,
+    LaunchRecommendation,
+    decision_arms,
+    recommend_launch,
+)
 from rectune.optimizers.problem import Observation, Proposal, TuningProblem
 from rectune.optimizers.surrogate import SurrogateModel
 
@@ -183,6 +188,16 @@ class Engine:
             min_p_better=self.min_p_better,
             confirm_promising=self.confirm_promising,
             replicate_above=self.replicate_above,
+        )
+
+    def decision_arms(
+        self, problem: TuningProblem, history: Sequence[Observation], n: int
+    ) -> list[Proposal]:
+        """Re-tests of the leading tested configurations, for a round that decides the launch."""
+        model = self.fit(problem, history) if self.estimator == "gp" else None
+        return decision_arms(
+            problem, history, n, model=model, estimator=self.estimator,
+            min_p_better=self.min_p_better,
         )
 
     def view(self, problem: TuningProblem, history: Sequence[Observation]) -> SurrogateView:

@@ -42,7 +42,7 @@ from rectune.optimizers.surrogate import (
     p_guardrails_of,
 )
 
-__all__ = ["LaunchRecommendation", "empirical_bayes_shrink", "recommend_launch"]
+__all__ = ["LaunchRecommendation", "decision_arms", "empirical_bayes_shrink", "recommend_launch"]
 
 Estimator = Literal["gp", "eb"]
 
@@ -243,6 +243,58 @@ def _promising(
     return best
 
 
+@dataclass(frozen=True)
+class _Scores:
+    """Every tested configuration (production first) with what the launch rule reads."""
+
+    configs: list[Config]
+    pred: Prediction
+    obj: np.ndarray[Any, np.dtype[np.float64]]
+    obj_sd: np.ndarray[Any, np.dtype[np.float64]]
+    p_feas: np.ndarray[Any, np.dtype[np.float64]]
+    p_better: np.ndarray[Any, np.dtype[np.float64]]
+    n_tested: list[int]
+    counts: dict[str, int]
+
+
+def _launch_scores(
+    problem: TuningProblem,
+    history: Sequence[Observation],
+    model: SurrogateModel | None,
+    estimator: Estimator,
+    own_evidence: bool,
+) -> _Scores:
+    if model is None and estimator == "gp":
+        model = SurrogateModel.fit(problem, history)
+    if model is not None:
+        configs = model.tested
+        pred = model.predict(model.tested_x)
+    else:
+        seen: dict[str, Config] = {config_key(problem.baseline): problem.baseline}
+        for o in history:
+            if not o.transferred:
+                seen.setdefault(o.key, o.config)
+        configs = list(seen.values())
+        pred = _eb_prediction(problem, history, configs)
+    obj, obj_sd = objective_of(problem, pred)
+    p_feas, _ = p_guardrails_of(problem, pred)
+    # A guardrail is judged on the configuration's own arms too, not on the surrogate alone:
+    # with a handful of noisy arms the model shrinks a worrying measurement towards the
+    # others, and a launch must not rest on that.
+    p_feas = np.minimum(p_feas, _direct_p_feasible(problem, history, configs))
+    p_feas[0] = 1.0
+    p_better = np.asarray(norm.cdf(obj / np.maximum(obj_sd, 1e-12)), dtype=np.float64)
+    if own_evidence:
+        p_better = np.minimum(p_better, _direct_p_better(problem, history, configs))
+    p_better[0] = 0.0
+    counts: dict[str, int] = defaultdict(int)
+    for o in history:
+        if not o.transferred:
+            counts[o.key] += 1
+    n_tested = [counts[config_key(c)] for c in configs]
+    return _Scores(configs, pred, obj, obj_sd, p_feas, p_better, n_tested, counts)
+
+
 @single_blas_thread
 def recommend_launch(
     problem: TuningProblem,
@@ -298,34 +350,10 @@ def recommend_launch(
         >>> rec.is_baseline
         True
     """
-    if model is None and estimator == "gp":
-        model = SurrogateModel.fit(problem, history)
-    if model is not None:
-        configs = model.tested
-        pred = model.predict(model.tested_x)
-    else:
-        seen: dict[str, Config] = {config_key(problem.baseline): problem.baseline}
-        for o in history:
-            if not o.transferred:
-                seen.setdefault(o.key, o.config)
-        configs = list(seen.values())
-        pred = _eb_prediction(problem, history, configs)
-    obj, obj_sd = objective_of(problem, pred)
-    p_feas, _ = p_guardrails_of(problem, pred)
-    # A guardrail is judged on the configuration's own arms too, not on the surrogate alone:
-    # with a handful of noisy arms the model shrinks a worrying measurement towards the
-    # others, and a launch must not rest on that.
-    p_feas = np.minimum(p_feas, _direct_p_feasible(problem, history, configs))
-    p_feas[0] = 1.0
-    p_better = np.asarray(norm.cdf(obj / np.maximum(obj_sd, 1e-12)), dtype=np.float64)
-    if own_evidence:
-        p_better = np.minimum(p_better, _direct_p_better(problem, history, configs))
-    p_better[0] = 0.0
-    counts: dict[str, int] = defaultdict(int)
-    for o in history:
-        if not o.transferred:
-            counts[o.key] += 1
-    n_tested = [counts[config_key(c)] for c in configs]
+    sc = _launch_scores(problem, history, model, estimator, own_evidence)
+    configs, pred, obj, obj_sd = sc.configs, sc.pred, sc.obj, sc.obj_sd
+    p_feas, p_better, n_tested = sc.p_feas, sc.p_better, sc.n_tested
+    counts = sc.counts
     settled = (p_feas >= replicate_above) | (np.asarray(n_tested) >= confirm_min_arms)
     eligible = (p_feas >= min_p_feasible) & (p_better >= min_p_better) & settled
     eligible[0] = True
@@ -409,3 +437,79 @@ def recommend_launch(
         confirmation=confirmation,
         alternatives=alternatives,
     )
+
+
+@single_blas_thread
+def decision_arms(
+    problem: TuningProblem,
+    history: Sequence[Observation],
+    n: int,
+    *,
+    model: SurrogateModel | None = None,
+    estimator: Estimator = "gp",
+    min_p_feasible: float = 0.5,
+    min_p_better: float = 0.7,
+) -> list[Proposal]:
+    """Re-tests of the best tested configurations, for a round that decides the launch.
+
+    Before shipping, a second or third arm of each of the few leading configurations, side by
+    side against one control, is worth more than new points: the launch rule needs each
+    configuration's own evidence on every guardrail and on the objective, and one noisy arm
+    per configuration rarely gives it. The leaders are the tested configurations likely
+    better than production (probability at least `min_p_better`, the launch rule's bar) whose
+    guardrails hold with probability at least `min_p_feasible`, best shrunken objective first:
+    those one more arm can confirm or unlock. A weaker lead is no use to the decision, and its
+    arm is better spent on a fresh proposal.
+
+    Args:
+        problem: The tuning problem.
+        history: Every observed arm so far.
+        n: At most this many re-tests (the round's arms).
+        model: A surrogate already fitted on `history`.
+        estimator: As in `recommend_launch`.
+        min_p_feasible: Leaders below this probability that every guardrail holds are left
+            out: a round that decides does not spend an arm on a likely breach.
+        min_p_better: Leaders below this probability of beating production are left out.
+
+    Returns:
+        Up to `n` proposals with source "confirm", best shrunken objective first; none before
+        any result.
+
+    Example:
+        >>> from rectune.domain import FloatParameter, MetricSpec, SearchSpace
+        >>> space = SearchSpace(parameters=[FloatParameter(name="w", low=0, high=4)])
+        >>> problem = TuningProblem(task="t", space=space, baseline={"w": 1.0}, metrics=[
+        ...     MetricSpec(name="clicks", role="primary", direction="increase")])
+        >>> decision_arms(problem, [], 3)
+        []
+    """
+    if not history or n <= 0:
+        return []
+    sc = _launch_scores(problem, history, model, estimator, own_evidence=True)
+    leaders = [
+        r
+        for r in np.argsort(-sc.obj)
+        if r != 0
+        and sc.obj[r] > 0
+        and sc.p_better[r] >= min_p_better
+        and sc.p_feas[r] >= min_p_feasible
+        and sc.n_tested[r] > 0
+    ][:n]
+    out = []
+    for rank, r in enumerate(leaders, start=1):
+        c = sc.configs[int(r)]
+        change = describe_delta(problem.baseline, c)
+        out.append(
+            _confirmation(
+                problem,
+                c,
+                f"Decide the launch: re-test leader {rank} ({change}) beside the others.",
+                f"Shrunken objective {sc.obj[r]:+.2%} (sd {sc.obj_sd[r]:.2%}), P(better) = "
+                f"{sc.p_better[r]:.2f}, P(guardrails hold) = {sc.p_feas[r]:.2f}, from "
+                f"{sc.n_tested[r]} arm(s); another arm of each leader, against the same "
+                "control, is what tells them apart before one ships.",
+                float(sc.obj[r]),
+                float(sc.p_feas[r]),
+            )
+        )
+    return out

@@ -151,6 +151,18 @@ class EnginePort:
             source="confirm",
         )
 
+    def decision_arms(self, history: Sequence[Observation], n: int) -> list[Draft]:
+        """Up to `n` drafts re-testing the leading configurations (a round that decides)."""
+        return [
+            Draft(
+                hypothesis=p.hypothesis,
+                explanation=p.explanation,
+                delta=dict(p.delta),
+                source="confirm",
+            )
+            for p in self.engine.decision_arms(self.problem, history, n)
+        ]
+
     def predict(
         self, history: Sequence[Observation], configs: Sequence[Config]
     ) -> list[Prediction]:

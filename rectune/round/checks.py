@@ -4,8 +4,9 @@ A draft reaches the model critique (and later the platform) only if it parses, n
 parameters with values of the right type inside the hard bounds, stays inside the soft bounds,
 obeys the learned rules, does not repeat a tested configuration, and carries no text that
 tries to instruct the reviewer. The one exception to "no repeats" is a confirmation draft
-(source "confirm", set from the engine's launch advice, never by a model): one per round may
-re-test a configuration that was tested and did not fail.
+(source "confirm", set from the engine's launch advice, never by a model): one per round - or
+every arm of a round that decides the launch - may re-test a configuration that was tested and
+did not fail.
 """
 
 from __future__ import annotations
@@ -53,12 +54,15 @@ def check_drafts(
     tested_keys: set[str],
     failed_keys: set[str],
     deterministic: Callable[[Config], list[str]] | None = None,
+    repeats: int = 1,
 ) -> list[Verdict]:
     """Run the code checks on drafts, in order; later duplicates of earlier ones fail.
 
     `deterministic` names the guardrails a configuration breaks for certain (the skill
     declares how they follow from knobs, e.g. serving cost from the candidate cut): such a
     draft would be stopped by the platform at once, so it never reaches a person.
+    `repeats` confirmation drafts may re-test tested configurations (one per round, or every
+    arm of a round that decides the launch).
 
     Example:
         >>> from rectune.domain import FloatParameter
@@ -108,7 +112,7 @@ def check_drafts(
             reasons.append("identical to the production configuration")
         elif key in failed_keys:
             reasons.append("repeats a configuration that already failed a guardrail")
-        elif key in tested_keys and not (draft.source == "confirm" and confirmations == 0):
+        elif key in tested_keys and not (draft.source == "confirm" and confirmations < repeats):
             reasons.append("repeats a configuration that was already tested")
         elif key in seen:
             reasons.append("duplicates another proposal of this round")

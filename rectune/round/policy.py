@@ -9,7 +9,9 @@ what the benchmark's ``rectune`` method calls.
 The steps:
 
 1. `draft`: the engine's proposals, with a confirmation draft first when the launch advice
-   rests on evidence too weak to ship and the test has room for more than one arm.
+   rests on evidence too weak to ship and the test has room for more than one arm. In a round
+   that decides the launch (`PolicySettings.decide`, the last before shipping) re-tests of the
+   leading configurations take up to half of the arms instead.
 2. `review`: code checks (`rectune.round.checks`), then the surrogate's prediction of each
    survivor; a predicted guardrail-breach probability, or a probability of losing more than
    the task's arm-loss limit on the objective, above the risk limit drops it. The forecast's
@@ -71,6 +73,9 @@ class PolicySettings:
         llm_share: Largest share of the K arms that drafts written by a model may take.
         confirm: Spend one arm on re-testing the launch advice while its evidence is weak.
         single_agent: Ablation: no surrogate review or selection, the Actor's order is kept.
+        decide: A round that decides the launch (the last before shipping): up to
+            `leaders` of its arms re-test the leading tested configurations side by side, and
+            fresh drafts fill the rest (a lead found late may still be worth more).
     """
 
     proposals: int = 8
@@ -80,11 +85,26 @@ class PolicySettings:
     llm_share: float = 0.5
     confirm: bool = True
     single_agent: bool = False
+    decide: bool = False
 
     @property
     def llm_cap(self) -> int:
         """How many of the K arms may come from a model."""
         return max(0, math.floor(self.llm_share * self.arms + 1e-9))
+
+    @property
+    def leaders(self) -> int:
+        """How many leading configurations a round that decides re-tests: half of the K arms
+        (at least two, at most K)."""
+        return min(self.arms, max(2, math.ceil(self.arms / 2)))
+
+    @property
+    def repeats(self) -> int:
+        """How many arms may re-test a tested configuration: the leaders of a round that
+        decides, otherwise one confirmation arm when the test has room for another."""
+        if self.decide:
+            return self.leaders
+        return 1 if self.confirm and self.arms > 1 else 0
 
 
 @dataclass(frozen=True)
@@ -127,12 +147,14 @@ def draft(
     seed: int,
     exclude: Sequence[str] = (),
 ) -> list[Draft]:
-    """The engine's drafts for one Actor pass, the confirmation draft first.
+    """The engine's drafts for one Actor pass, the confirmation draft(s) first.
 
     `exclude` holds config keys the engine must not draft (queued or tested elsewhere).
     """
     drafts = engine.drafts(history, settings.proposals, seed=seed, exclude=exclude)
-    if settings.confirm and settings.arms > 1:
+    if settings.decide:
+        return [*engine.decision_arms(history, settings.leaders), *drafts]
+    if settings.repeats:
         confirm = engine.confirmation(history)
         if confirm is not None:
             drafts = [confirm, *drafts]
@@ -158,6 +180,7 @@ def review(
         tested_keys=tested,
         failed_keys=failed,
         deterministic=problem.breaks_deterministic,
+        repeats=settings.repeats,
     )
     valid = [v for v in verdicts if v.kept and v.config is not None]
     if not valid or settings.single_agent:
@@ -252,8 +275,12 @@ def select(
     if settings.single_agent:
         picks = [(v.index, "single-agent mode: taken in the Actor's order") for v in kept[:k]]
     else:
-        confirm = [v for v in kept if v.source == "confirm"][: 1 if k > 1 else 0]
-        why = "confirmation: re-test the launch advice before it ships"
+        confirm = [v for v in kept if v.source == "confirm"][: settings.repeats]
+        why = (
+            "decision round: re-test a leading configuration beside the others"
+            if settings.decide
+            else "confirmation: re-test the launch advice before it ships"
+        )
         picks += [(v.index, why) for v in confirm]
         fresh = [v for v in kept if v.source != "confirm"]
         order: list[tuple[int, str]] = []

@@ -50,16 +50,23 @@ def test_graph_and_fast_path_pick_the_same_arms_on_the_simulator(tmp_path: Any) 
 
 def _measure(configs: Sequence[Config], round_no: int) -> list[ArmOutcome]:
     """Made-up but deterministic A/B results; round 1's second arm is stopped early by a
-    breached guardrail (the case that once made the two paths read different histories)."""
+    breached guardrail (the case that once made the two paths read different histories), and
+    its first is a clear winner (a leader for a round that decides)."""
     problem = problem_for(TASK)[0]
     out = []
     for j, config in enumerate(configs):
         stopped = round_no == 1 and j == 1
+        winner = round_no == 1 and j == 0
         digest = hashlib.sha256(config_key(config).encode()).digest()
 
-        def lift(i: int, m: MetricSpec, stopped: bool = stopped, digest: bytes = digest) -> float:
+        def lift(
+            i: int, m: MetricSpec, stopped: bool = stopped, winner: bool = winner,
+            digest: bytes = digest,
+        ) -> float:
             if stopped and m.role is MetricRole.GUARDRAIL:
                 return -0.05 if m.sign > 0 else 0.05
+            if winner:
+                return 0.04 if m.role is MetricRole.PRIMARY else 0.0
             return (digest[i] - 128) / 128 * 0.02
 
         out.append(arm_outcome(config, f"arm{j + 1}", problem.metrics, lift,
@@ -67,22 +74,32 @@ def _measure(configs: Sequence[Config], round_no: int) -> list[ArmOutcome]:
     return out
 
 
-def test_an_arm_stopped_early_is_read_alike() -> None:
-    """An early-stopped arm keeps only its breached guardrails in both paths' history."""
+@pytest.mark.parametrize("budget", [None, 3])
+def test_an_arm_stopped_early_is_read_alike(budget: int | None) -> None:
+    """An early-stopped arm keeps only its breached guardrails in both paths' history; with a
+    round budget the last round decides the launch in both."""
     problem = problem_for(TASK)[0]
-    fast = make_method("rectune", problem, 0, 2)
-    graph = make_method("rectune-graph", problem, 0, 2)
+    fast = make_method("rectune", problem, 0, 2, budget)
+    graph = make_method("rectune-graph", problem, 0, 2, budget)
     # The fast path plays the graph's own policy settings (risk limit, LLM share, passes...).
     assert isinstance(graph, GraphMethod) and isinstance(fast, EngineMethod)
     assert policy_settings(graph._ctx) == fast.settings(2)
+    tested: set[str] = set()
+    repeats = []
     for round_no in (1, 2, 3):
         picked = graph.ask(2)
         assert len(picked) == 2
         assert picked == fast.ask(2), f"round {round_no}"
+        assert policy_settings(graph._ctx) == fast.settings(2)
+        assert policy_settings(graph._ctx).decide is (budget == round_no)
+        repeats.append(sum(config_key(c) in tested for c in picked))
+        tested |= {config_key(c) for c in picked}
         outcomes = _measure(picked, round_no)
         fast.tell(outcomes)
         graph.tell(outcomes)
         assert graph.launch() == fast.launch(), f"round {round_no}"
+    if budget == 3:
+        assert repeats[2] >= 1  # the decision round re-tested the leader
 
 
 def test_a_synthetic_task_is_refused_with_the_reason() -> None:

@@ -333,3 +333,28 @@ def test_skills_list_shows_a_broken_skill_beside_the_good_ones(workspace: Path) 
     assert rows["value_fusion"]["status"] == "active"
     code, out, _ = invoke("skills", "list", "-w", str(workspace))
     assert code == 0 and "broken skill" in " ".join(out.split()), out
+
+
+def test_decide_makes_only_the_last_round_a_decision_round(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rectune.api as api
+
+    calls: list[dict[str, object]] = []
+
+    def fake_round(task: str, **kwargs: object) -> api.RoundReport:
+        calls.append(kwargs)
+        return api.RoundReport(
+            task=task, round=len(calls), status="completed", thread_id=str(kwargs["thread_id"])
+        )
+
+    monkeypatch.setattr(api, "run_round", fake_round)
+    code, out, _ = invoke(
+        "run", "value_fusion", "-w", str(workspace), "--rounds", "3", "--decide", "--json"
+    )
+    assert code == 0, out
+    assert [c.get("decision_round", False) for c in calls] == [False, False, True]
+    calls.clear()
+    code, out, _ = invoke("run", "value_fusion", "-w", str(workspace), "--rounds", "2", "--json")
+    assert code == 0, out
+    assert [c.get("decision_round", False) for c in calls] == [False, False]
