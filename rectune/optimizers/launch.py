@@ -254,7 +254,6 @@ class _Scores:
     p_feas: np.ndarray[Any, np.dtype[np.float64]]
     p_better: np.ndarray[Any, np.dtype[np.float64]]
     n_tested: list[int]
-    counts: dict[str, int]
 
 
 def _launch_scores(
@@ -292,7 +291,7 @@ def _launch_scores(
         if not o.transferred:
             counts[o.key] += 1
     n_tested = [counts[config_key(c)] for c in configs]
-    return _Scores(configs, pred, obj, obj_sd, p_feas, p_better, n_tested, counts)
+    return _Scores(configs, pred, obj, obj_sd, p_feas, p_better, n_tested)
 
 
 @single_blas_thread
@@ -353,7 +352,6 @@ def recommend_launch(
     sc = _launch_scores(problem, history, model, estimator, own_evidence)
     configs, pred, obj, obj_sd = sc.configs, sc.pred, sc.obj, sc.obj_sd
     p_feas, p_better, n_tested = sc.p_feas, sc.p_better, sc.n_tested
-    counts = sc.counts
     settled = (p_feas >= replicate_above) | (np.asarray(n_tested) >= confirm_min_arms)
     eligible = (p_feas >= min_p_feasible) & (p_better >= min_p_better) & settled
     eligible[0] = True
@@ -361,7 +359,6 @@ def recommend_launch(
     score[0] = 0.0
     i = int(np.argmax(score))
     cfg = configs[i]
-    key = config_key(cfg)
     order = np.argsort(-obj)[:5]
     alternatives = [
         {
@@ -390,15 +387,15 @@ def recommend_launch(
             f"Ship {describe_delta(problem.baseline, cfg)}: shrunken objective "
             f"{obj[i]:+.2%} (sd {obj_sd[i]:.2%}), P(better than production) = "
             f"{p_better[i]:.2f}, P(all guardrails hold) = {p_feas[i]:.2f}, "
-            f"from {counts[key]} arm(s)."
+            f"from {n_tested[i]} arm(s)."
         )
-        if min(p_better[i], p_feas[i]) < confirm_below or counts[key] < confirm_min_arms:
+        if min(p_better[i], p_feas[i]) < confirm_below or n_tested[i] < confirm_min_arms:
             confirmation = _confirmation(
                 problem,
                 cfg,
                 f"Confirm the launch candidate ({describe_delta(problem.baseline, cfg)}) "
                 "before shipping it.",
-                f"The evidence is not yet decisive ({counts[key]} arm(s), P(better) = "
+                f"The evidence is not yet decisive ({n_tested[i]} arm(s), P(better) = "
                 f"{p_better[i]:.2f}, P(guardrails hold) = {p_feas[i]:.2f}); another arm "
                 "tells a lucky result from a real one before anything ships.",
                 float(obj[i]),
@@ -432,7 +429,7 @@ def recommend_launch(
         p_better=float(p_better[i]),
         p_feasible=float(p_feas[i]),
         forecasts=fc,
-        n_observations=counts[key],
+        n_observations=n_tested[i],
         reason=reason,
         confirmation=confirmation,
         alternatives=alternatives,

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
+from test_optim_launch import PROBLEM  # two knobs in [0, 1], dwell primary, negative_rate +3%
+
 from rectune.agents.runtime import policy_settings
 from rectune.config import Context
-from rectune.domain import Draft, FloatParameter, MetricSpec, SearchSpace, config_key
-from rectune.optimizers import Engine, Observation, TuningProblem
+from rectune.domain import Draft, config_key
+from rectune.optimizers import Engine, Observation
 from rectune.optimizers.launch import decision_arms
 from rectune.optimizers.problem import LiftEstimate
 from rectune.ports.engine import EnginePort
 from rectune.round.checks import check_drafts
 from rectune.round.policy import PolicySettings, choose
-
-PROBLEM = TuningProblem(
-    task="decide",
-    space=SearchSpace(
-        parameters=[
-            FloatParameter(name="x", low=0.0, high=1.0),
-            FloatParameter(name="y", low=0.0, high=1.0),
-        ]
-    ),
-    metrics=[
-        MetricSpec(name="dwell_time", role="primary", direction="increase"),
-        MetricSpec(
-            name="negative_rate", role="guardrail", direction="decrease", guardrail_threshold=0.03
-        ),
-    ],
-    baseline={"x": 0.5, "y": 0.5},
-)
 
 
 def arm(x: float, y: float, lift: float, neg: float = 0.0, round: int = 1) -> Observation:
