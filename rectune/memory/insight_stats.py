@@ -117,6 +117,11 @@ class Finding(BaseModel):
         description="knobs that moved together with `parameters` in the arms behind the "
         "finding, so the effect cannot be attributed to `parameters` alone",
     )
+    past_limit: bool = Field(
+        default=False,
+        description="for guardrail moves: the corrected interval lies wholly past the "
+        "guardrail's threshold, so the move breaks the guardrail rather than only moving it",
+    )
     text: str
 
     @property
@@ -375,6 +380,7 @@ def harmful_moves(
         if isinstance(space[name], IntParameter):
             threshold = int(threshold)
         verb = "hurt" if not good else "helped"
+        past = _past_limit(m, lo, hi)
         out.append(
             Finding(
                 kind=kind,
@@ -396,16 +402,35 @@ def harmful_moves(
                 significant=bool(sig),
                 replicated=replicated,
                 confounded_with=tangled,
+                past_limit=past,
                 text=(
                     f"In {task}, moves that mainly {'raised' if move == 'increase' else 'lowered'}"
                     f" {name} (from {baseline[name]} to {'>=' if move == 'increase' else '<='} "
                     f"{threshold}) {verb} {m.name}: pooled lift {pooled * 100:+.2f}%, corrected "
                     f"CI [{lo * 100:+.2f}%, {hi * 100:+.2f}%], {len(same)} of {len(rows)} arms "
-                    f"individually significant that way."
+                    f"individually significant that way"
+                    + (_limit_text(m, past) if not good else "")
+                    + "."
                 ),
             )
         )
     return out
+
+
+def _past_limit(m: MetricSpec, lo: float, hi: float) -> bool:
+    """Whether a corrected interval lies wholly on the wrong side of guardrail `m`'s limit."""
+    if m.role is not MetricRole.GUARDRAIL or m.guardrail_threshold is None:
+        return False
+    t = m.guardrail_threshold
+    return bool(hi < t) if m.sign > 0 else bool(lo > t)
+
+
+def _limit_text(m: MetricSpec, past: bool) -> str:
+    t = m.guardrail_threshold
+    if t is None:
+        return ""
+    where = "past" if past else "not shown past"
+    return f"; {where} its {t * 100:+.1f}% limit"
 
 
 def replicated_wins(
@@ -787,10 +812,15 @@ class RuleChanges(NamedTuple):
 def _constraint(f: Finding, params: Sequence[str], space: SearchSpace | None) -> (
     RuleConstraint | None
 ):
-    # Only harm to what must not fall (primary metrics and guardrails) justifies a hard limit.
+    # Only harm to what must not fall (primary metrics and guardrails) justifies a hard limit,
+    # and a guardrail only falls when it is past its threshold: a move that raises negative
+    # feedback by 1% against a 3% limit is allowed, and forbidding it cut off optima that sit
+    # close to a guardrail (as constrained optima do).
     if f.kind is not FindingKind.HARMFUL_MOVE or f.threshold is None or len(params) != 1:
         return None
     if f.metric_role is MetricRole.SECONDARY or not f.significant:
+        return None
+    if f.metric_role is MetricRole.GUARDRAIL and not f.past_limit:
         return None
     op: Literal["<", ">"] = "<" if f.move == "increase" else ">"
     if space is not None and params[0] not in space:

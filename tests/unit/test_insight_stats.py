@@ -127,6 +127,49 @@ def test_harmful_move_gives_constraint() -> None:
     assert c.satisfied(VF.baseline)  # production stays allowed
 
 
+def click_arms(neg_lift: float, n: int = 12, se: float = 0.004) -> list[Candidate]:
+    """Arms that raise only vf_w_click (1.5 to 2.6), three per experiment; negative feedback
+    moves by `neg_lift` plus noise, every other metric by noise only."""
+    rng = np.random.default_rng(11)
+    out = []
+    for i in range(n):
+        cfg = {**VF.baseline, "vf_w_click": round(1.5 + 0.1 * i, 2)}
+        metrics = {}
+        for m in VF.metrics:
+            lift = (neg_lift if m.name == "negative_rate" else 0.0) + float(rng.normal(0, se))
+            metrics[m.name] = MetricResult(
+                metric=m.name, control_mean=1, treatment_mean=1 + lift, relative_lift=lift,
+                ci_low=lift - 1.96 * se, ci_high=lift + 1.96 * se, p_value=0.5,
+            )
+        out.append(Candidate(
+            id=f"vf-click-c{i}", task="value_fusion", round=i // 3, delta={}, config=cfg,
+            experiment_id=f"vf-click-e{i // 3}", result=ArmResult(arm=f"a{i}", metrics=metrics),
+        ))
+    return out
+
+
+@pytest.mark.parametrize(("neg_lift", "limited"), [(0.012, False), (0.045, True)])
+def test_guardrail_move_limits_only_past_its_threshold(neg_lift: float, limited: bool) -> None:
+    # Raising the click weight raises negative feedback, a guardrail with a +3% limit: by
+    # 1.2% it is significant but allowed; by 4.5% it breaks the guardrail. Only the second
+    # may forbid the knob's region (constrained optima sit close to a guardrail's limit).
+    cands = click_arms(neg_lift)
+    findings = harmful_moves("value_fusion", cands, VF.space, VF.baseline, VF.metrics)
+    harm = [f for f in findings if f.kind is FindingKind.HARMFUL_MOVE and f.significant
+            and f.parameters == ["vf_w_click"] and f.metric == "negative_rate"]
+    assert len(harm) == 1, "the planted guardrail effect is found either way"
+    assert harm[0].past_limit is limited
+    said = "; past its +3.0% limit" if limited else "; not shown past its +3.0% limit"
+    assert said in harm[0].text
+    rules, _ = findings_to_rules(harm, [], space=VF.space, now=NOW)
+    assert len(rules) == 1, "the finding is a rule people read either way"
+    assert (rules[0].constraint is not None) is limited
+    if limited:
+        c = rules[0].constraint
+        assert c is not None and c.parameter == "vf_w_click" and c.op == "<"
+        assert c.satisfied(VF.baseline)
+
+
 def test_replicated_win() -> None:
     base = simulate("value_fusion", 1, n=1)[0]
     assert base.result is not None
