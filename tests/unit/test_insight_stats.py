@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from rectune.domain import ArmResult, Candidate, LearnedRule, MetricResult, RuleStatus
+from rectune.domain import (
+    ArmResult,
+    Candidate,
+    LearnedRule,
+    MetricResult,
+    MetricSpec,
+    RuleStatus,
+)
 from rectune.memory import (
     FindingKind,
     aggregate_findings,
@@ -21,6 +28,21 @@ HUB = SkillHub(shipped_skills_dir())
 VF = HUB.get("value_fusion")
 VBR = HUB.get("value_based_retrieval")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def measured(
+    metrics: list[MetricSpec], means: dict[str, float], rng: np.random.Generator, se: float,
+    p_value: float,
+) -> dict[str, MetricResult]:
+    """One arm's results: each metric's mean lift (0 when not named) plus N(0, se) noise."""
+    out = {}
+    for m in metrics:
+        lift = means.get(m.name, 0.0) + float(rng.normal(0, se))
+        out[m.name] = MetricResult(
+            metric=m.name, control_mean=1, treatment_mean=1 + lift, relative_lift=lift,
+            ci_low=lift - 1.96 * se, ci_high=lift + 1.96 * se, p_value=p_value,
+        )
+    return out
 
 
 def simulate(
@@ -43,18 +65,15 @@ def simulate(
             lo, hi = p.soft_range  # type: ignore[union-attr]
             v = float(rng.uniform(lo, hi))
             cfg[str(name)] = round(v) if p.kind == "int" else round(v, 3)
-        metrics = {}
-        for m in skill.metrics:
-            mean = sum(
+        means = {
+            m.name: sum(
                 slope * (float(cfg[param]) - float(skill.baseline[param]))
                 for (param, metric), slope in (planted or {}).items()
                 if metric == m.name
             )
-            lift = mean + float(rng.normal(0, se))
-            metrics[m.name] = MetricResult(
-                metric=m.name, control_mean=1, treatment_mean=1 + lift, relative_lift=lift,
-                ci_low=lift - 1.96 * se, ci_high=lift + 1.96 * se, p_value=0.5,
-            )
+            for m in skill.metrics
+        }
+        metrics = measured(skill.metrics, means, rng, se, p_value=0.5)
         out.append(Candidate(
             id=f"{skill_name}-c{i}", task=skill_name, round=i // 4, delta={}, config=cfg,
             experiment_id=f"{skill_name}-e{i // 4}",
@@ -134,13 +153,7 @@ def click_arms(neg_lift: float, n: int = 12, se: float = 0.004) -> list[Candidat
     out = []
     for i in range(n):
         cfg = {**VF.baseline, "vf_w_click": round(1.5 + 0.1 * i, 2)}
-        metrics = {}
-        for m in VF.metrics:
-            lift = (neg_lift if m.name == "negative_rate" else 0.0) + float(rng.normal(0, se))
-            metrics[m.name] = MetricResult(
-                metric=m.name, control_mean=1, treatment_mean=1 + lift, relative_lift=lift,
-                ci_low=lift - 1.96 * se, ci_high=lift + 1.96 * se, p_value=0.5,
-            )
+        metrics = measured(VF.metrics, {"negative_rate": neg_lift}, rng, se, p_value=0.5)
         out.append(Candidate(
             id=f"vf-click-c{i}", task="value_fusion", round=i // 3, delta={}, config=cfg,
             experiment_id=f"vf-click-e{i // 3}", result=ArmResult(arm=f"a{i}", metrics=metrics),
@@ -251,14 +264,8 @@ def comoving(seed: int, n: int = 24, se: float = 0.004) -> list[Candidate]:
         step = float(rng.uniform(0.6, 1.2))
         cfg["vf_w_click"] = round(float(skill.baseline["vf_w_click"]) + step, 3)
         cfg["vf_w_share"] = round(float(skill.baseline["vf_w_share"]) + 0.4 * step, 3)
-        metrics = {}
-        for m in skill.metrics:
-            mean = -0.06 * (cfg["vf_w_share"] - float(skill.baseline["vf_w_share"]))
-            lift = (mean if m.name == "dwell_time" else 0.0) + float(rng.normal(0, se))
-            metrics[m.name] = MetricResult(
-                metric=m.name, control_mean=1, treatment_mean=1 + lift, relative_lift=lift,
-                ci_low=lift - 1.96 * se, ci_high=lift + 1.96 * se, p_value=0.01,
-            )
+        harm = -0.06 * (cfg["vf_w_share"] - float(skill.baseline["vf_w_share"]))
+        metrics = measured(skill.metrics, {"dwell_time": harm}, rng, se, p_value=0.01)
         out.append(Candidate(
             id=f"vf-c{i}", task="value_fusion", round=i // 4, delta={}, config=cfg,
             experiment_id=f"vf-e{i // 4}", result=ArmResult(arm=f"a{i}", metrics=metrics),
